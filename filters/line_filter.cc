@@ -1,0 +1,852 @@
+#include "filters/line_filter.h"
+
+#include <algorithm>
+#include <optional>
+#include <span>
+
+#include "filters/json_escape.h"
+#include "filters/pseudonymizer.h"
+
+namespace scrub::filters {
+namespace {
+
+namespace od = simdjson::ondemand;
+using rules::Action;
+using rules::Detector;
+using rules::MatchSpan;
+using rules::PathMatcher;
+using rules::Policy;
+using rules::RuleSet;
+using State = PathMatcher::State;
+
+enum class Mode : uint8_t {
+  Guided,  // allowlist: only what keep rules reach is written
+  Scan,    // everything is written after the detectors ran over it
+  Copy,    // redact policy, a keep rule exempts the subtree: written as it is (still validated)
+};
+
+enum class Out : uint8_t { Dropped, Written, Failed };
+
+DropReason reasonFor(simdjson::error_code error) {
+  switch (error) {
+  case simdjson::UTF8_ERROR:
+    return DropReason::InvalidUtf8;
+  case simdjson::DEPTH_ERROR:
+    return DropReason::TooDeep;
+  default:
+    return DropReason::InvalidJson;
+  }
+}
+
+std::string_view trimRaw(std::string_view raw) {
+  while (!raw.empty() &&
+         (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+    raw.remove_suffix(1);
+  }
+  return raw;
+}
+
+// RFC 8259 number grammar. On Demand does not check numbers it is not asked to convert, and
+// converting would reject valid JSON such as 1e400 that we must pass byte-exact.
+bool isJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digit = [&](size_t at) { return at < s.size() && s[at] >= '0' && s[at] <= '9'; };
+  if (i < s.size() && s[i] == '-') {
+    ++i;
+  }
+  if (!digit(i)) {
+    return false;
+  }
+  if (s[i] == '0') {
+    ++i;
+  } else {
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digit(i)) {
+      return false;
+    }
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+      ++i;
+    }
+    if (!digit(i)) {
+      return false;
+    }
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  return i == s.size();
+}
+
+bool looksLikeJsonContainer(std::string_view text) {
+  size_t b = 0;
+  size_t e = text.size();
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  while (b < e && space(text[b])) {
+    ++b;
+  }
+  while (e > b && space(text[e - 1])) {
+    --e;
+  }
+  if (e - b < 2) {
+    return false;
+  }
+  return (text[b] == '{' && text[e - 1] == '}') || (text[b] == '[' && text[e - 1] == ']');
+}
+
+}  // namespace
+
+std::string_view decisionName(Decision decision) {
+  switch (decision) {
+  case Decision::Kept:
+    return "kept";
+  case Decision::Exempt:
+    return "exempt";
+  case Decision::Passed:
+    return "passed";
+  case Decision::Unmatched:
+    return "removed:unmatched";
+  case Decision::ContractFailed:
+    return "removed:contract";
+  case Decision::DeniedByKey:
+    return "denied:key";
+  case Decision::KeyCarriesData:
+    return "removed:key-data";
+  case Decision::Masked:
+    return "masked";
+  case Decision::Hashed:
+    return "hashed";
+  case Decision::RemovedByDetector:
+    return "removed:detector";
+  case Decision::EmbeddedJson:
+    return "embedded-json";
+  }
+  return "?";
+}
+
+struct LineFilter::Embedded {
+  std::string buffer;  // the decoded string, padded for simdjson
+  od::parser parser;
+  simdjson::dom::parser validator;
+  std::string out;
+};
+
+// One line's walk. Holds the references the recursive functions share; lives on the stack.
+struct LineFilter::Walk {
+  struct Ctx {
+    std::span<const State> states;  // keep-rule NFA states at this node
+    std::string_view key;           // nearest enclosing object key, for detectors with `keys`
+    size_t node_depth;              // 0 for the line's object
+    int embed_level;                // strings-within-strings decoded so far
+    Mode mode;
+    bool is_field;                  // the value of an object member: key checks apply
+  };
+
+  LineFilter& f;
+  const RuleSet& rules;
+  FilterCounters& counters;
+  FilterTrace* trace;
+  DropReason failure = DropReason::None;
+  size_t top_content = 0;  // top-level fields written that are not envelope
+
+  Out fail(simdjson::error_code error) {
+    failure = reasonFor(error);
+    return Out::Failed;
+  }
+  Out failDepth() {
+    failure = DropReason::TooDeep;
+    return Out::Failed;
+  }
+
+  void report(Decision decision, std::string_view rule, std::string_view value = {}) {
+    if (trace != nullptr) {
+      trace->onField(f.path_, decision, rule, f.trace_values_ ? value : std::string_view{});
+    }
+  }
+  size_t pushKey(std::string_view key) {
+    const size_t mark = f.path_.size();
+    if (trace != nullptr) {
+      rules::appendPathKey(f.path_, key);
+    }
+    return mark;
+  }
+  size_t pushIndex() {
+    const size_t mark = f.path_.size();
+    if (trace != nullptr) {
+      rules::appendPathIndex(f.path_);
+    }
+    return mark;
+  }
+  void popPath(size_t mark) {
+    if (trace != nullptr) {
+      f.path_.resize(mark);
+    }
+  }
+
+  bool tooDeep(size_t node_depth) const { return node_depth + 1 > f.limits_.max_depth; }
+
+  std::vector<State>& statesAt(size_t node_depth) {
+    if (f.states_.size() <= node_depth) {
+      f.states_.resize(node_depth + 1);
+    }
+    return f.states_[node_depth];
+  }
+
+  // --- validation of what is not written ------------------------------------------------------
+
+  Out skipValue(od::value value, size_t node_depth) {
+    od::json_type type;
+    if (auto error = value.type().get(type)) {
+      return fail(error);
+    }
+    switch (type) {
+    case od::json_type::object: {
+      if (tooDeep(node_depth)) {
+        return failDepth();
+      }
+      od::object object;
+      if (auto error = value.get_object().get(object)) {
+        return fail(error);
+      }
+      for (auto field_result : object) {
+        od::field field;
+        std::string_view key;
+        if (auto error = std::move(field_result).get(field)) {
+          return fail(error);
+        }
+        if (auto error = field.unescaped_key().get(key)) {
+          return fail(error);
+        }
+        if (skipValue(field.value(), node_depth + 1) == Out::Failed) {
+          return Out::Failed;
+        }
+      }
+      return Out::Dropped;
+    }
+    case od::json_type::array: {
+      if (tooDeep(node_depth)) {
+        return failDepth();
+      }
+      od::array array;
+      if (auto error = value.get_array().get(array)) {
+        return fail(error);
+      }
+      for (auto element_result : array) {
+        od::value element;
+        if (auto error = std::move(element_result).get(element)) {
+          return fail(error);
+        }
+        if (skipValue(element, node_depth + 1) == Out::Failed) {
+          return Out::Failed;
+        }
+      }
+      return Out::Dropped;
+    }
+    default: {
+      std::string_view raw;
+      std::string_view text;
+      return scalar(value, type, raw, text) == Out::Failed ? Out::Failed : Out::Dropped;
+    }
+    }
+  }
+
+  // Reads and validates a scalar: `raw` is its JSON text as written, `text` what rules and
+  // detectors see (a string unescaped, anything else as written).
+  Out scalar(od::value& value, od::json_type type, std::string_view& raw, std::string_view& text) {
+    raw = trimRaw(value.raw_json_token());
+    switch (type) {
+    case od::json_type::string:
+      if (auto error = value.get_string().get(text)) {
+        return fail(error);
+      }
+      return Out::Written;
+    case od::json_type::number:
+      if (!isJsonNumber(raw)) {
+        return fail(simdjson::NUMBER_ERROR);
+      }
+      break;
+    case od::json_type::boolean: {
+      bool unused = false;
+      if (auto error = value.get_bool().get(unused)) {
+        return fail(error);
+      }
+      break;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto error = value.is_null().get(is_null)) {
+        return fail(error);
+      }
+      if (!is_null) {
+        return fail(simdjson::N_ATOM_ERROR);
+      }
+      break;
+    }
+    default:
+      return fail(simdjson::INCORRECT_TYPE);
+    }
+    text = raw;
+    return Out::Written;
+  }
+
+  // --- containers -----------------------------------------------------------------------------
+
+  Out walkObject(od::object object, const Ctx& ctx, std::string& out) {
+    if (tooDeep(ctx.node_depth)) {
+      return failDepth();
+    }
+    const size_t start = out.size();
+    out.push_back('{');
+    bool any = false;
+    const bool top = ctx.node_depth == 0 && ctx.embed_level == 0;
+    for (auto field_result : object) {
+      od::field field;
+      std::string_view key;
+      if (auto error = std::move(field_result).get(field)) {
+        return fail(error);
+      }
+      if (auto error = field.unescaped_key().get(key)) {
+        return fail(error);
+      }
+      std::vector<State>& child_states = statesAt(ctx.node_depth + 1);
+      if (ctx.mode != Mode::Copy) {
+        rules.matcher.stepKey(ctx.states, key, child_states);
+      } else {
+        child_states.clear();
+      }
+      const Ctx child{child_states, key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, true};
+      const size_t mark = out.size();
+      if (any) {
+        out.push_back(',');
+      }
+      appendJsonString(out, key);
+      out.push_back(':');
+      const size_t path_mark = pushKey(key);
+      const Out result = walkValue(field.value(), child, out);
+      popPath(path_mark);
+      if (result == Out::Failed) {
+        return result;
+      }
+      if (result == Out::Dropped) {
+        out.resize(mark);
+        continue;
+      }
+      any = true;
+      if (top && !rules.envelope_key(key)) {
+        ++top_content;
+      }
+    }
+    out.push_back('}');
+    if (!any && ctx.mode == Mode::Guided) {
+      out.resize(start);
+      return Out::Dropped;
+    }
+    return Out::Written;
+  }
+
+  Out walkArray(od::array array, const Ctx& ctx, std::string& out) {
+    if (tooDeep(ctx.node_depth)) {
+      return failDepth();
+    }
+    const size_t start = out.size();
+    out.push_back('[');
+    std::vector<State>& child_states = statesAt(ctx.node_depth + 1);
+    if (ctx.mode != Mode::Copy) {
+      rules.matcher.stepIndex(ctx.states, child_states);
+    } else {
+      child_states.clear();
+    }
+    const Ctx child{child_states, ctx.key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, false};
+    const size_t path_mark = pushIndex();
+    bool any = false;
+    for (auto element_result : array) {
+      od::value element;
+      if (auto error = std::move(element_result).get(element)) {
+        return fail(error);
+      }
+      const size_t mark = out.size();
+      if (any) {
+        out.push_back(',');
+      }
+      const Out result = walkValue(element, child, out);
+      if (result == Out::Failed) {
+        return result;
+      }
+      if (result == Out::Dropped) {
+        out.resize(mark);
+      } else {
+        any = true;
+      }
+    }
+    popPath(path_mark);
+    out.push_back(']');
+    if (!any && ctx.mode == Mode::Guided) {
+      out.resize(start);
+      return Out::Dropped;
+    }
+    return Out::Written;
+  }
+
+  Out walkContainer(od::value& value, od::json_type type, const Ctx& ctx, std::string& out) {
+    if (type == od::json_type::object) {
+      od::object object;
+      if (auto error = value.get_object().get(object)) {
+        return fail(error);
+      }
+      return walkObject(object, ctx, out);
+    }
+    od::array array;
+    if (auto error = value.get_array().get(array)) {
+      return fail(error);
+    }
+    return walkArray(array, ctx, out);
+  }
+
+  // --- one value --------------------------------------------------------------------------------
+
+  Out walkValue(od::value value, const Ctx& ctx, std::string& out) {
+    od::json_type type;
+    if (auto error = value.type().get(type)) {
+      return fail(error);
+    }
+    const bool container = type == od::json_type::object || type == od::json_type::array;
+    if (ctx.mode == Mode::Copy) {
+      return container ? walkContainer(value, type, ctx, out) : copyScalar(value, type, out);
+    }
+
+    bool accepted = false;
+    int free_rule = -1;  // an accepting keep rule without a value contract
+    bool alive = false;  // some keep rule may still match below this node
+    for (State s : ctx.states) {
+      bool accepting = false;
+      rules.matcher.forEachAccepted(std::span<const State>(&s, 1), [&](uint32_t rule) {
+        accepting = true;
+        if (!rules.keep[rule].value && free_rule < 0) {
+          free_rule = static_cast<int>(rule);
+        }
+      });
+      accepted = accepted || accepting;
+      alive = alive || !accepting;
+    }
+
+    if (rules.policy == Policy::Redact && accepted) {
+      if (free_rule >= 0) {
+        ++counters.keep[free_rule].kept;
+        ++counters.fields_exempt;
+        report(Decision::Exempt, rules.keep[free_rule].name);
+        const Ctx copy{{}, ctx.key, ctx.node_depth, ctx.embed_level, Mode::Copy, false};
+        return container ? walkContainer(value, type, copy, out) : copyScalar(value, type, out);
+      }
+      if (!container) {
+        std::string_view raw;
+        std::string_view text;
+        if (scalar(value, type, raw, text) == Out::Failed) {
+          return Out::Failed;
+        }
+        const int rule = contractMatch(ctx.states, text);
+        if (rule >= 0) {
+          ++counters.keep[rule].kept;
+          ++counters.fields_exempt;
+          report(Decision::Exempt, rules.keep[rule].name, text);
+          out.append(raw);
+          return Out::Written;
+        }
+        return contractFailed(ctx.states, text);
+      }
+    }
+
+    const bool could_write = ctx.mode == Mode::Scan || accepted || alive;
+    if (ctx.is_field && could_write) {
+      if (const int detector = keyOnlyDetector(ctx.key); detector >= 0) {
+        return denyByKey(value, type, ctx, detector, out);
+      }
+      if ((ctx.mode == Mode::Scan || accepted) && keyCarriesData(ctx.key)) {
+        return skipValue(value, ctx.node_depth) == Out::Failed ? Out::Failed : Out::Dropped;
+      }
+    }
+
+    if (ctx.mode == Mode::Scan) {
+      return scanValue(value, type, ctx, out);
+    }
+
+    // Guided: the allowlist.
+    if (free_rule >= 0) {
+      ++counters.keep[free_rule].kept;
+      report(Decision::Kept, rules.keep[free_rule].name);
+      Ctx scan = ctx;
+      scan.mode = Mode::Scan;
+      return scanValue(value, type, scan, out);
+    }
+    if (accepted && !container) {
+      std::string_view raw;
+      std::string_view text;
+      if (scalar(value, type, raw, text) == Out::Failed) {
+        return Out::Failed;
+      }
+      const int rule = contractMatch(ctx.states, text);
+      if (rule >= 0) {
+        ++counters.keep[rule].kept;
+        return writeScanned(raw, text, ctx, out, rules.keep[rule].name);
+      }
+      if (type == od::json_type::string && alive && looksLikeJsonContainer(text)) {
+        if (auto embedded = walkEmbedded(text, ctx, out)) {
+          return *embedded;
+        }
+      }
+      return contractFailed(ctx.states, text);
+    }
+    if (alive) {
+      if (container) {
+        return walkContainer(value, type, ctx, out);
+      }
+      if (type == od::json_type::string) {
+        std::string_view raw;
+        std::string_view text;
+        if (scalar(value, type, raw, text) == Out::Failed) {
+          return Out::Failed;
+        }
+        if (looksLikeJsonContainer(text)) {
+          if (auto embedded = walkEmbedded(text, ctx, out)) {
+            return *embedded;
+          }
+        }
+        return unmatched(text);
+      }
+    }
+    if (skipValue(value, ctx.node_depth) == Out::Failed) {
+      return Out::Failed;
+    }
+    return unmatched({});
+  }
+
+  Out unmatched(std::string_view text) {
+    ++counters.fields_unmatched;
+    report(Decision::Unmatched, {}, text);
+    return Out::Dropped;
+  }
+
+  // The first accepting keep rule whose contract the text fully matches, or -1.
+  int contractMatch(std::span<const State> states, std::string_view text) {
+    int found = -1;
+    rules.matcher.forEachAccepted(states, [&](uint32_t rule) {
+      const auto& contract = rules.keep[rule].value;
+      if (found < 0 && (!contract || RE2::FullMatch(text, *contract))) {
+        found = static_cast<int>(rule);
+      }
+    });
+    return found;
+  }
+
+  Out contractFailed(std::span<const State> states, std::string_view text) {
+    int first = -1;
+    rules.matcher.forEachAccepted(states, [&](uint32_t rule) {
+      if (first < 0) {
+        first = static_cast<int>(rule);
+      }
+    });
+    ++counters.keep[first].contract_failed;
+    report(Decision::ContractFailed, rules.keep[first].name, text);
+    return Out::Dropped;
+  }
+
+  Out copyScalar(od::value& value, od::json_type type, std::string& out) {
+    std::string_view raw;
+    std::string_view text;
+    if (scalar(value, type, raw, text) == Out::Failed) {
+      return Out::Failed;
+    }
+    out.append(raw);
+    return Out::Written;
+  }
+
+  Out scanValue(od::value& value, od::json_type type, const Ctx& ctx, std::string& out) {
+    if (type == od::json_type::object || type == od::json_type::array) {
+      return walkContainer(value, type, ctx, out);
+    }
+    std::string_view raw;
+    std::string_view text;
+    if (scalar(value, type, raw, text) == Out::Failed) {
+      return Out::Failed;
+    }
+    if (type == od::json_type::boolean || type == od::json_type::null) {
+      out.append(raw);
+      return Out::Written;
+    }
+    if (type == od::json_type::string && looksLikeJsonContainer(text)) {
+      if (auto embedded = walkEmbedded(text, ctx, out)) {
+        return *embedded;
+      }
+    }
+    return writeScanned(raw, text, ctx, out, {});
+  }
+
+  // --- detectors --------------------------------------------------------------------------------
+
+  int keyOnlyDetector(std::string_view key) {
+    if (!rules.key_only_set) {
+      return -1;
+    }
+    f.set_hits_.clear();
+    if (!rules.key_only_set->Match(key, &f.set_hits_) || f.set_hits_.empty()) {
+      return -1;
+    }
+    return rules.key_only_set_detector[*std::min_element(f.set_hits_.begin(), f.set_hits_.end())];
+  }
+
+  // A key such as "dzenana.smajlovic@example.net" carries data itself; it cannot be masked
+  // without colliding with its siblings, so the field goes.
+  bool keyCarriesData(std::string_view key) {
+    if (!rules.value_set) {
+      return false;
+    }
+    f.set_hits_.clear();
+    if (!rules.value_set->Match(key, &f.set_hits_)) {
+      return false;
+    }
+    f.spans_.clear();
+    for (int hit : f.set_hits_) {
+      const int d = rules.value_set_detector[hit];
+      if (rules::findDetectorSpans(rules.detectors[d], d, key, f.spans_)) {
+        ++counters.detectors[d].hits;
+        ++counters.detectors[d].removed;
+        report(Decision::KeyCarriesData, rules.detectors[d].name);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Out denyByKey(od::value& value, od::json_type type, const Ctx& ctx, int d, std::string& out) {
+    const Detector& detector = rules.detectors[d];
+    auto& count = counters.detectors[d];
+    ++count.hits;
+    const bool container = type == od::json_type::object || type == od::json_type::array;
+    if (detector.action == Action::Hash && !container && rules.hash_key) {
+      std::string_view raw;
+      std::string_view text;
+      if (scalar(value, type, raw, text) == Out::Failed) {
+        return Out::Failed;
+      }
+      ++count.hashed;
+      f.text_scratch_.clear();
+      appendPseudonym(f.text_scratch_, *rules.hash_key, text);
+      appendJsonString(out, f.text_scratch_);
+      report(Decision::Hashed, detector.name, text);
+      return Out::Written;
+    }
+    if (skipValue(value, ctx.node_depth) == Out::Failed) {
+      return Out::Failed;
+    }
+    if (detector.action == Action::Remove) {
+      ++count.removed;
+      report(Decision::DeniedByKey, detector.name);
+      return Out::Dropped;
+    }
+    ++count.masked;
+    appendJsonString(out, rules.masks[d]);
+    report(Decision::DeniedByKey, detector.name);
+    return Out::Written;
+  }
+
+  // Writes a scalar after the detectors ran over its text: as it was when none fired, with the
+  // matched parts masked or hashed, or not at all when a removing detector fired.
+  Out writeScanned(std::string_view raw, std::string_view text, const Ctx& ctx, std::string& out,
+                   std::string_view keep_rule) {
+    const Decision clean = keep_rule.empty() ? Decision::Passed : Decision::Kept;
+    if (!rules.value_set) {
+      out.append(raw);
+      report(clean, keep_rule, text);
+      return Out::Written;
+    }
+    f.set_hits_.clear();
+    if (!rules.value_set->Match(text, &f.set_hits_)) {
+      out.append(raw);
+      report(clean, keep_rule, text);
+      return Out::Written;
+    }
+    f.spans_.clear();
+    bool remove = false;
+    for (int hit : f.set_hits_) {
+      const int d = rules.value_set_detector[hit];
+      const Detector& detector = rules.detectors[d];
+      if (detector.keys && !RE2::PartialMatch(ctx.key, *detector.keys)) {
+        continue;
+      }
+      if (rules::findDetectorSpans(detector, d, text, f.spans_)) {
+        ++counters.detectors[d].hits;
+        remove = remove || detector.action == Action::Remove ||
+                 (detector.action == Action::Hash && !rules.hash_key);
+      }
+    }
+    if (f.spans_.empty()) {
+      out.append(raw);
+      report(clean, keep_rule, text);
+      return Out::Written;
+    }
+    if (remove) {
+      for (const MatchSpan& span : f.spans_) {
+        const Detector& detector = rules.detectors[span.detector];
+        if (detector.action == Action::Remove) {
+          ++counters.detectors[span.detector].removed;
+          report(Decision::RemovedByDetector, detector.name, text);
+          break;
+        }
+      }
+      return Out::Dropped;
+    }
+    std::sort(f.spans_.begin(), f.spans_.end(), [](const MatchSpan& a, const MatchSpan& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
+    });
+    f.text_scratch_.clear();
+    size_t copied = 0;
+    Decision decision = Decision::Masked;
+    const Detector* first = nullptr;
+    for (const MatchSpan& span : f.spans_) {
+      if (span.begin < copied) {
+        // Overlaps a span already replaced: extend the replacement, never leave a tail visible.
+        copied = std::max(copied, span.end);
+        continue;
+      }
+      const Detector& detector = rules.detectors[span.detector];
+      first = first != nullptr ? first : &detector;
+      f.text_scratch_.append(text.substr(copied, span.begin - copied));
+      if (detector.action == Action::Hash) {
+        appendPseudonym(f.text_scratch_, *rules.hash_key, text.substr(span.begin, span.end - span.begin));
+        ++counters.detectors[span.detector].hashed;
+        decision = Decision::Hashed;
+      } else {
+        f.text_scratch_.append(rules.masks[span.detector]);
+        ++counters.detectors[span.detector].masked;
+      }
+      copied = span.end;
+    }
+    f.text_scratch_.append(text.substr(std::min(copied, text.size())));
+    appendJsonString(out, f.text_scratch_);
+    report(decision, first->name, text);
+    return Out::Written;
+  }
+
+  // --- JSON inside strings ----------------------------------------------------------------------
+
+  // Filters `text` as a JSON document rooted at this node. nullopt: it is not JSON (or is too
+  // large or nested too many strings deep), so the caller treats it as text.
+  std::optional<Out> walkEmbedded(std::string_view text, const Ctx& ctx, std::string& out) {
+    if (ctx.embed_level >= f.limits_.max_embedded_levels ||
+        text.size() > f.limits_.max_embedded_bytes) {
+      return std::nullopt;
+    }
+    while (f.embedded_.size() <= static_cast<size_t>(ctx.embed_level)) {
+      f.embedded_.push_back(std::make_unique<Embedded>());
+    }
+    Embedded& e = *f.embedded_[ctx.embed_level];
+    e.buffer.assign(text);
+    e.buffer.append(simdjson::SIMDJSON_PADDING, '\0');
+    // Validate fully first: a string that only looks like JSON must be handled as text, and
+    // the counters must not already hold decisions about half of it.
+    if (e.validator.parse(e.buffer.data(), text.size(), false).error()) {
+      return std::nullopt;
+    }
+    od::document document;
+    if (e.parser.iterate(e.buffer.data(), text.size(), e.buffer.size()).get(document)) {
+      return std::nullopt;
+    }
+    od::value root;
+    od::json_type type;
+    if (document.get_value().get(root) || root.type().get(type)) {
+      return std::nullopt;
+    }
+    e.out.clear();
+    const Ctx inner{ctx.states, ctx.key, ctx.node_depth, ctx.embed_level + 1, ctx.mode, false};
+    const Out result = walkContainer(root, type, inner, e.out);
+    if (result != Out::Written) {
+      return result;
+    }
+    ++counters.embedded_json;
+    report(Decision::EmbeddedJson, {});
+    appendJsonString(out, e.out);
+    return Out::Written;
+  }
+};
+
+LineFilter::LineFilter(FilterLimits limits) : limits_(limits) {
+  states_.resize(limits_.max_depth + 2);
+  spans_.reserve(16);
+  set_hits_.reserve(16);
+}
+
+LineFilter::~LineFilter() = default;
+
+DropReason LineFilter::filterCopy(std::string_view line, const rules::RuleSet& rules,
+                                  std::string& out, FilterCounters& counters,
+                                  FilterTrace* trace) noexcept {
+  if (line.size() > limits_.max_line_bytes) {
+    return filter(line, line.size() + simdjson::SIMDJSON_PADDING, rules, out, counters, trace);
+  }
+  copy_buffer_.assign(line);
+  copy_buffer_.append(simdjson::SIMDJSON_PADDING, '\0');
+  return filter(std::string_view(copy_buffer_.data(), line.size()), copy_buffer_.size(), rules,
+                out, counters, trace);
+}
+
+DropReason LineFilter::filter(std::string_view line, size_t capacity, const rules::RuleSet& rules,
+                              std::string& out, FilterCounters& counters,
+                              FilterTrace* trace) noexcept {
+  ++counters.lines_in;
+  counters.bytes_in += line.size();
+  out.clear();
+  path_.clear();
+  auto drop = [&](DropReason reason) {
+    out.clear();
+    ++counters.dropped[static_cast<size_t>(reason)];
+    return reason;
+  };
+  if (line.size() > limits_.max_line_bytes) {
+    return drop(DropReason::TooLong);
+  }
+  if (counters.keep.size() != rules.keep.size() ||
+      counters.detectors.size() != rules.detectors.size()) {
+    counters.sizeFor(rules);
+  }
+  od::document document;
+  if (auto error = parser_.iterate(line.data(), line.size(), capacity).get(document)) {
+    return drop(reasonFor(error));
+  }
+  od::object object;
+  if (auto error = document.get_object().get(object)) {
+    return drop(error == simdjson::INCORRECT_TYPE ? DropReason::NotObject : reasonFor(error));
+  }
+  Walk walk{*this, rules, counters, trace};
+  rules.matcher.start(states_[0]);
+  const Walk::Ctx root{states_[0], {}, 0, 0,
+                       rules.policy == Policy::Allowlist ? Mode::Guided : Mode::Scan, false};
+  const Out result = walk.walkObject(object, root, out);
+  if (result == Out::Failed) {
+    return drop(walk.failure);
+  }
+  // Bytes after the object ({"a":1}{"b":2}, or `{} x`) make the line invalid JSON.
+  const char* trailing = nullptr;
+  if (!document.current_location().get(trailing)) {
+    return drop(DropReason::InvalidJson);
+  }
+  if (rules.drop_empty && walk.top_content == 0) {
+    return drop(DropReason::Empty);
+  }
+  if (result == Out::Dropped) {
+    out.assign("{}");
+  }
+  ++counters.lines_out;
+  counters.bytes_out += out.size();
+  return DropReason::None;
+}
+
+}  // namespace scrub::filters

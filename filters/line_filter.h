@@ -1,0 +1,100 @@
+#pragma once
+
+// The per-line decision: parse one JSON line with simdjson On Demand, walk it once with the
+// compiled rules, and write what may leave as minified JSON. Values that pass untouched are
+// copied byte-exact from the input (numbers such as 1e400 or -0.0, strings with their escapes).
+//
+// Fail closed: invalid JSON (anywhere in the line, also inside removed subtrees), invalid UTF-8,
+// over-long and over-deep lines and non-object lines are dropped with a reason, never forwarded
+// in any form. The data path never throws and never allocates once its buffers have grown.
+//
+// Threading: one LineFilter per worker thread (it owns a simdjson parser); the RuleSet is
+// shared and read-only.
+
+#include <simdjson.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "filters/drop_reason.h"
+#include "filters/filter_counters.h"
+#include "rules/detector_match.h"
+#include "rules/rule_set.h"
+
+namespace scrub::filters {
+
+struct FilterLimits {
+  size_t max_line_bytes = 1 << 20;
+  size_t max_depth = 64;
+  // JSON inside string values: decoded up to this size and this many levels of strings within
+  // strings; beyond that a string is treated as text.
+  size_t max_embedded_bytes = 256 << 10;
+  int max_embedded_levels = 3;
+};
+
+// What happened to one field, for `explain`.
+enum class Decision : uint8_t {
+  Kept,             // a keep rule let it through (detectors found nothing)
+  Exempt,           // redact policy: a keep rule names it, detectors skipped
+  Passed,           // redact policy: detectors found nothing
+  Unmatched,        // allowlist: no keep rule names it
+  ContractFailed,   // a keep rule names it but its value broke the contract
+  DeniedByKey,      // a key detector fired
+  KeyCarriesData,   // the key itself matched a value detector
+  Masked,           // a detector fired; matched text masked
+  Hashed,           // a detector fired; matched text replaced by a pseudonym
+  RemovedByDetector,
+  EmbeddedJson,     // a string decoded as JSON and filtered inside
+};
+
+std::string_view decisionName(Decision decision);
+
+class FilterTrace {
+public:
+  virtual ~FilterTrace() = default;
+  // `rule` is a keep rule or detector name, empty when none decided. Never carries a value
+  // unless the tracer was asked for values (then `value` is the field's text, else empty).
+  virtual void onField(std::string_view path, Decision decision, std::string_view rule,
+                       std::string_view value) = 0;
+};
+
+class LineFilter {
+public:
+  explicit LineFilter(FilterLimits limits = {});
+  ~LineFilter();
+  LineFilter(const LineFilter&) = delete;
+  LineFilter& operator=(const LineFilter&) = delete;
+
+  // Filters one line (without its '\n'). `capacity` is how many bytes are readable from
+  // line.data(): at least line.size() + simdjson::SIMDJSON_PADDING. On DropReason::None `out`
+  // holds the minified result (replaced, not appended); otherwise `out` is cleared.
+  DropReason filter(std::string_view line, size_t capacity, const rules::RuleSet& rules,
+                    std::string& out, FilterCounters& counters,
+                    FilterTrace* trace = nullptr) noexcept;
+
+  // The same for a line without padding: it is copied into an internal padded buffer first.
+  DropReason filterCopy(std::string_view line, const rules::RuleSet& rules, std::string& out,
+                        FilterCounters& counters, FilterTrace* trace = nullptr) noexcept;
+
+  void setTraceValues(bool show) { trace_values_ = show; }
+  const FilterLimits& limits() const { return limits_; }
+
+private:
+  struct Walk;
+  struct Embedded;
+
+  FilterLimits limits_;
+  simdjson::ondemand::parser parser_;
+  std::string copy_buffer_;
+  std::vector<std::vector<rules::PathMatcher::State>> states_;  // one level per depth
+  std::vector<rules::MatchSpan> spans_;
+  std::vector<int> set_hits_;
+  std::string text_scratch_;
+  std::string path_;
+  std::vector<std::unique_ptr<Embedded>> embedded_;
+  bool trace_values_ = false;
+};
+
+}  // namespace scrub::filters

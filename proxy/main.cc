@@ -1,0 +1,65 @@
+// scrubproxy: wires the subcommands; everything else lives in the libraries.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "proxy/cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(scrubproxy — a log-scrubbing stream proxy
+
+usage:
+  scrubproxy [run] [--config FILE] [--listen URL]... [--sink URL]... [--rules FILE]...
+  scrubproxy filter [--rules FILE]...      JSON lines on stdin -> allowed JSON on stdout
+  scrubproxy check --rules FILE... [--strict]
+  scrubproxy explain [--rules FILE]... [--show-values]
+  scrubproxy gen-corpus --lines N --seed S [--canaries FILE]
+  scrubproxy --version
+
+Rules are files or shipped packs: openfn-retry-ids (default), pii-detectors, kobo-redact.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string command = "run";
+  if (!args.empty() && !args[0].starts_with("-")) {
+    command = args[0];
+    args.erase(args.begin());
+  }
+  if (command == "run") {
+    for (const auto& a : args) {
+      if (a == "--help" || a == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      }
+      if (a == "--version") {
+        std::printf("scrubproxy %s\n", SCRUB_VERSION);
+        return 0;
+      }
+    }
+    return scrub::cli::runCommand(args);
+  }
+  if (command == "filter") {
+    return scrub::cli::filterCommand(args);
+  }
+  if (command == "check") {
+    return scrub::cli::checkCommand(args);
+  }
+  if (command == "explain") {
+    return scrub::cli::explainCommand(args);
+  }
+  if (command == "gen-corpus") {
+    return scrub::cli::genCorpusCommand(args);
+  }
+  if (command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "scrubproxy: unknown command '%s'\n%s", command.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,104 @@
+#pragma once
+
+// A compiled, linted, immutable rule set: what the filter engine consults for every field.
+// Built once by the loader (rule_loader.h), shared between worker threads as
+// `std::shared_ptr<const RuleSet>` and swapped whole on reload, never modified in place.
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules/path_matcher.h"
+#include "rules/path_pattern.h"
+#include "rules/result.h"
+#include "rules/validators.h"
+
+namespace scrub::rules {
+
+enum class Policy : uint8_t {
+  Allowlist,  // only what a keep rule names passes
+  Redact,     // everything passes but what a deny detector catches
+};
+
+enum class Action : uint8_t {
+  Remove,  // the field goes
+  Mask,    // the matched text becomes the mask, by default "[REDACTED:<rule>]"
+  Hash,    // the matched text becomes a keyed HMAC-SHA256 pseudonym
+};
+
+std::string_view policyName(Policy policy);
+std::string_view actionName(Action action);
+
+struct KeepRule {
+  std::string name;                    // "keep:<path>", for counters and explain
+  PathPattern path;
+  std::unique_ptr<const RE2> value;    // full match on the value's text; null: any value
+  SourcePos pos;
+};
+
+struct Detector {
+  std::string name;
+  std::unique_ptr<const RE2> pattern;  // searched in values (and keys); null: key-only detector
+  std::unique_ptr<const RE2> keys;     // the keys it applies to; null: every key
+  Validator check = Validator::None;
+  Action action = Action::Remove;
+  SourcePos pos;
+
+  // A detector with `keys` and no `pattern` denies a field by its key alone.
+  bool keyOnly() const { return pattern == nullptr; }
+};
+
+// The secret behind `action: hash`. Only ever read from the environment or a file.
+struct HashKey {
+  std::string id;      // goes into every pseudonym, so a key rotation is visible
+  std::string secret;  // never logged
+};
+
+struct RuleSource {
+  std::string file;    // path, or "builtin:<name>"
+  std::string sha256;  // hex of the file's bytes
+};
+
+class RuleSet {
+public:
+  std::string name;
+  Policy policy = Policy::Allowlist;
+  Action default_action = Action::Remove;
+  std::vector<KeepRule> keep;
+  std::vector<Detector> detectors;
+  std::string mask_format = "[REDACTED:{rule}]";
+  std::optional<HashKey> hash_key;
+  bool drop_empty = true;
+  std::vector<std::string> envelope;  // top-level keys that alone do not make a line worth sending
+  std::vector<RuleSource> sources;
+
+  // --- derived by finalize(): the fast paths the filter uses -----------------------------------
+  PathMatcher matcher;
+  std::unique_ptr<RE2::Set> value_set;      // every detector pattern, one pass per value
+  std::vector<int> value_set_detector;      // value_set index -> detectors index
+  std::unique_ptr<RE2::Set> key_only_set;   // keys of key-only detectors, one pass per key
+  std::vector<int> key_only_set_detector;
+  std::vector<std::string> masks;           // detectors index -> its mask text
+  bool envelope_key(std::string_view key) const;
+
+  // Builds the derived members; fails when RE2 cannot compile a set (out of memory budget).
+  Status finalize();
+
+  // The mask text for one detector: mask_format with {rule} replaced.
+  std::string maskFor(const Detector& detector) const;
+
+  // Combined identity of the loaded files, for metrics, /rules and verify reports.
+  std::string fingerprint() const;
+};
+
+using RuleSetPtr = std::shared_ptr<const RuleSet>;
+
+// Memory budget for each compiled pattern: a pathological pattern is refused at load time rather
+// than degrading at run time.
+inline constexpr int64_t kRegexMaxMem = 8 << 20;
+
+}  // namespace scrub::rules

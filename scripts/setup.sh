@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages scrubproxy builds, runs and tests with. Idempotent: it only
+# calls apt-get when something is missing, so the README's two commands stay fast after the
+# first run.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libuv1-dev libre2-dev libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  catch2 libbenchmark-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev zlib1g-dev
+  # test peers: a real syslog daemon as the TCP sink, curl as an HTTP client, strace for the
+  # zero-persistence check, socat as the throughput reference, python3 for the test drivers
+  syslog-ng-core curl strace socat python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
