@@ -600,7 +600,21 @@ struct LineFilter::Walk {
     if (!rules.key_only_set->Match(key, &f.set_hits_) || f.set_hits_.empty()) {
       return -1;
     }
-    return rules.key_only_set_detector[*std::min_element(f.set_hits_.begin(), f.set_hits_.end())];
+    // When several fire, removal wins over masking (the safer outcome), then rule order.
+    int chosen = -1;
+    for (int hit : f.set_hits_) {
+      const int d = rules.key_only_set_detector[hit];
+      const bool better = chosen < 0 ||
+                          (rules.detectors[d].action == Action::Remove) >
+                              (rules.detectors[chosen].action == Action::Remove) ||
+                          ((rules.detectors[d].action == Action::Remove) ==
+                               (rules.detectors[chosen].action == Action::Remove) &&
+                           d < chosen);
+      if (better) {
+        chosen = d;
+      }
+    }
+    return chosen;
   }
 
   // A key such as "dzenana.smajlovic@example.net" carries data itself; it cannot be masked
@@ -705,7 +719,10 @@ struct LineFilter::Walk {
       return Out::Dropped;
     }
     std::sort(f.spans_.begin(), f.spans_.end(), [](const MatchSpan& a, const MatchSpan& b) {
-      return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
+      if (a.begin != b.begin) {
+        return a.begin < b.begin;
+      }
+      return a.end != b.end ? a.end > b.end : a.detector < b.detector;
     });
     f.text_scratch_.clear();
     size_t copied = 0;
@@ -823,7 +840,13 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
   }
   od::object object;
   if (auto error = document.get_object().get(object)) {
-    return drop(error == simdjson::INCORRECT_TYPE ? DropReason::NotObject : reasonFor(error));
+    if (error != simdjson::INCORRECT_TYPE) {
+      return drop(reasonFor(error));
+    }
+    // On Demand only looked at the first byte; `not json` starts like `null`. Tell a valid
+    // non-object from garbage (a rare path, so a full parse is fine).
+    const bool valid = !validator_.parse(line.data(), line.size(), false).error();
+    return drop(valid ? DropReason::NotObject : DropReason::InvalidJson);
   }
   Walk walk{*this, rules, counters, trace};
   rules.matcher.start(states_[0]);

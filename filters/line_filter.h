@@ -87,6 +87,7 @@ private:
 
   FilterLimits limits_;
   simdjson::ondemand::parser parser_;
+  simdjson::dom::parser validator_;  // only for telling non-objects from invalid JSON
   std::string copy_buffer_;
   std::vector<std::vector<rules::PathMatcher::State>> states_;  // one level per depth
   std::vector<rules::MatchSpan> spans_;
