@@ -180,13 +180,16 @@ private:
       } else if (pos_ < text_.size() && text_[pos_] == '?') {
         // An inline flag group such as (?i): case folding does not change which strings of
         // digits and punctuation match, and letters are drawn in lower case.
-        const size_t close = text_.find(')', pos_);
+        const size_t close = text_.find_first_of(":)", pos_);
         if (close == std::string_view::npos) {
           ok_ = false;
           return nullptr;
         }
         pos_ = close + 1;
-        return nullptr;
+        if (text_[close] == ')') {
+          return nullptr;
+        }
+        // (?i:...) is a group with flags: its contents are drawn like any group's.
       }
       NodePtr inner = alternation();
       if (pos_ >= text_.size() || text_[pos_] != ')') {

@@ -129,8 +129,15 @@ private:
 
   void checkKeys(const YAML::Node& map, std::string_view where,
                  std::initializer_list<std::string_view> allowed) {
+    // yaml-cpp accepts a repeated key and lookups see only the first: a second `deny:` list
+    // would be silently ignored.
+    std::map<std::string, SourcePos> seen;
     for (const auto& entry : map) {
       const std::string key = entry.first.Scalar();
+      if (auto [first, added] = seen.emplace(key, posOf(entry.first)); !added) {
+        fail(posOf(entry.first), std::string(where) + "duplicate key '" + key + "' (first at " +
+                                     first->second.str() + ")");
+      }
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
         continue;
       }
@@ -255,7 +262,14 @@ private:
       }
       for (const auto& item : includes) {
         const SourcePos pos = posOf(item);
-        const SourceText included = readSpec(scalar(item, "include"), source.dir, &pos);
+        const std::string spec = scalar(item, "include");
+        const SourceText included = readSpec(spec, source.dir, &pos);
+        // Checked here, not in loadFile(), so the error points at the include that closes the
+        // cycle (loadFile() knows only the file name).
+        if (std::find(stack_.begin(), stack_.end(), included.identity) != stack_.end()) {
+          fail(pos,
+               "include '" + spec + "': include cycle (" + included.identity + " includes itself)");
+        }
         loadFile(included);
         current_ = &source;
       }
