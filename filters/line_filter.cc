@@ -14,10 +14,10 @@ namespace od = simdjson::ondemand;
 using rules::Action;
 using rules::Detector;
 using rules::MatchSpan;
-using rules::PathMatcher;
+using rules::PathAutomaton;
 using rules::Policy;
 using rules::RuleSet;
-using State = PathMatcher::State;
+using StateId = PathAutomaton::StateId;
 
 enum class Mode : uint8_t {
   Guided,  // allowlist: only what keep rules reach is written
@@ -144,7 +144,7 @@ struct LineFilter::Embedded {
 // One line's walk. Holds the references the recursive functions share; lives on the stack.
 struct LineFilter::Walk {
   struct Ctx {
-    std::span<const State> states;  // keep-rule NFA states at this node
+    StateId state;                  // keep-path automaton state at this node
     std::string_view key;           // nearest enclosing object key, for detectors with `keys`
     size_t node_depth;              // 0 for the line's object
     int embed_level;                // strings-within-strings decoded so far
@@ -195,16 +195,35 @@ struct LineFilter::Walk {
 
   bool tooDeep(size_t node_depth) const { return node_depth + 1 > f.limits_.max_depth; }
 
-  std::vector<State>& statesAt(size_t node_depth) {
-    if (f.states_.size() <= node_depth) {
-      f.states_.resize(node_depth + 1);
+  // The field's key, unescaped. Most keys hold no escape: then the bytes between the quotes are
+  // the key and the string parser (an out-of-line call per key) is not needed. The key's end is
+  // found backwards from its value: `"key" : value`.
+  simdjson::error_code fieldKey(od::field& field, std::string_view& key) {
+    const char* begin = field.key().raw();
+    const char* end = field.value().raw_json_token().data();
+    while (end > begin && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) {
+      --end;
     }
-    return f.states_[node_depth];
+    if (end > begin && end[-1] == ':') {
+      --end;
+      while (end > begin &&
+             (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) {
+        --end;
+      }
+      if (end > begin && end[-1] == '"') {
+        const std::string_view raw(begin, static_cast<size_t>(end - 1 - begin));
+        if (raw.find('\\') == std::string_view::npos) {
+          key = raw;
+          return simdjson::SUCCESS;
+        }
+      }
+    }
+    return field.unescaped_key().get(key);
   }
 
   // --- validation of what is not written ------------------------------------------------------
 
-  Out skipValue(od::value value, size_t node_depth) {
+  Out skipValue(od::value& value, size_t node_depth) {
     od::json_type type;
     if (auto error = value.type().get(type)) {
       return fail(error);
@@ -224,7 +243,7 @@ struct LineFilter::Walk {
         if (auto error = std::move(field_result).get(field)) {
           return fail(error);
         }
-        if (auto error = field.unescaped_key().get(key)) {
+        if (auto error = fieldKey(field, key)) {
           return fail(error);
         }
         if (skipValue(field.value(), node_depth + 1) == Out::Failed) {
@@ -252,12 +271,54 @@ struct LineFilter::Walk {
       }
       return Out::Dropped;
     }
+    case od::json_type::string: {
+      // Stage 1 already checked UTF-8, control characters and quoting; only escapes are left
+      // to check, and most strings have none. Only those are unescaped (which validates them).
+      const std::string_view raw = trimRaw(value.raw_json_token());
+      if (raw.find('\\') == std::string_view::npos) {
+        return Out::Dropped;
+      }
+      std::string_view text;
+      if (auto error = value.get_string().get(text)) {
+        return fail(error);
+      }
+      return Out::Dropped;
+    }
     default: {
       std::string_view raw;
       std::string_view text;
       return scalar(value, type, raw, text) == Out::Failed ? Out::Failed : Out::Dropped;
     }
     }
+  }
+
+  // True when a Guided walk can tell, without reading the value, that nothing under this field
+  // will be written: no keep rule accepts it, and it is a scalar (so no deeper rule can match)
+  // that cannot be a JSON document inside a string. Spares writing and unwriting its key.
+  bool nothingToWrite(od::value& value, StateId state) {
+    const PathAutomaton::StateInfo& info = rules.paths.info(state);
+    if (!info.accepted.empty()) {
+      return false;
+    }
+    od::json_type type;
+    if (value.type().get(type)) {
+      return false;  // let the full walk report the error
+    }
+    if (type == od::json_type::object || type == od::json_type::array) {
+      return false;
+    }
+    if (type != od::json_type::string) {
+      return true;
+    }
+    const std::string_view raw = value.raw_json_token();
+    size_t i = 1;
+    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\\')) {
+      ++i;  // JSON text may start after white space, escaped or not ("\n{...}")
+      if (raw[i - 1] == '\\' && i < raw.size()) {
+        ++i;
+      }
+    }
+    return i >= raw.size() || (raw[i] != '{' && raw[i] != '[');
   }
 
   // Reads and validates a scalar: `raw` is its JSON text as written, `text` what rules and
@@ -315,16 +376,27 @@ struct LineFilter::Walk {
       if (auto error = std::move(field_result).get(field)) {
         return fail(error);
       }
-      if (auto error = field.unescaped_key().get(key)) {
+      if (auto error = fieldKey(field, key)) {
         return fail(error);
       }
-      std::vector<State>& child_states = statesAt(ctx.node_depth + 1);
-      if (ctx.mode != Mode::Copy) {
-        rules.matcher.stepKey(ctx.states, key, child_states);
-      } else {
-        child_states.clear();
+      const StateId child_state =
+          ctx.mode == Mode::Copy ? PathAutomaton::kDead : rules.paths.stepKey(ctx.state, key);
+      if (ctx.mode == Mode::Guided && (child_state == PathAutomaton::kDead ||
+                                       nothingToWrite(field.value(), child_state))) {
+        // The common case in an allowlist: no rule reaches this field. Validate, write nothing.
+        if (skipValue(field.value(), ctx.node_depth + 1) == Out::Failed) {
+          return Out::Failed;
+        }
+        if (trace != nullptr) {
+          const size_t path_mark = pushKey(key);
+          unmatched({});
+          popPath(path_mark);
+        } else {
+          ++counters.fields_unmatched;
+        }
+        continue;
       }
-      const Ctx child{child_states, key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, true};
+      const Ctx child{child_state, key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, true};
       const size_t mark = out.size();
       if (any) {
         out.push_back(',');
@@ -360,13 +432,9 @@ struct LineFilter::Walk {
     }
     const size_t start = out.size();
     out.push_back('[');
-    std::vector<State>& child_states = statesAt(ctx.node_depth + 1);
-    if (ctx.mode != Mode::Copy) {
-      rules.matcher.stepIndex(ctx.states, child_states);
-    } else {
-      child_states.clear();
-    }
-    const Ctx child{child_states, ctx.key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, false};
+    const StateId child_state =
+        ctx.mode == Mode::Copy ? PathAutomaton::kDead : rules.paths.stepIndex(ctx.state);
+    const Ctx child{child_state, ctx.key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, false};
     const size_t path_mark = pushIndex();
     bool any = false;
     for (auto element_result : array) {
@@ -414,7 +482,7 @@ struct LineFilter::Walk {
 
   // --- one value --------------------------------------------------------------------------------
 
-  Out walkValue(od::value value, const Ctx& ctx, std::string& out) {
+  Out walkValue(od::value& value, const Ctx& ctx, std::string& out) {
     od::json_type type;
     if (auto error = value.type().get(type)) {
       return fail(error);
@@ -424,27 +492,17 @@ struct LineFilter::Walk {
       return container ? walkContainer(value, type, ctx, out) : copyScalar(value, type, out);
     }
 
-    bool accepted = false;
-    int free_rule = -1;  // an accepting keep rule without a value contract
-    bool alive = false;  // some keep rule may still match below this node
-    for (State s : ctx.states) {
-      bool accepting = false;
-      rules.matcher.forEachAccepted(std::span<const State>(&s, 1), [&](uint32_t rule) {
-        accepting = true;
-        if (!rules.keep[rule].value && free_rule < 0) {
-          free_rule = static_cast<int>(rule);
-        }
-      });
-      accepted = accepted || accepting;
-      alive = alive || !accepting;
-    }
+    const PathAutomaton::StateInfo& info = rules.paths.info(ctx.state);
+    const bool accepted = !info.accepted.empty();
+    const int free_rule = info.first_free;  // an accepting keep rule without a value contract
+    const bool alive = info.alive;          // some keep rule may still match below this node
 
     if (rules.policy == Policy::Redact && accepted) {
       if (free_rule >= 0) {
         ++counters.keep[free_rule].kept;
         ++counters.fields_exempt;
         report(Decision::Exempt, rules.keep[free_rule].name);
-        const Ctx copy{{}, ctx.key, ctx.node_depth, ctx.embed_level, Mode::Copy, false};
+        const Ctx copy{PathAutomaton::kDead, ctx.key, ctx.node_depth, ctx.embed_level, Mode::Copy, false};
         return container ? walkContainer(value, type, copy, out) : copyScalar(value, type, out);
       }
       if (!container) {
@@ -453,7 +511,7 @@ struct LineFilter::Walk {
         if (scalar(value, type, raw, text) == Out::Failed) {
           return Out::Failed;
         }
-        const int rule = contractMatch(ctx.states, text);
+        const int rule = contractMatch(info, text);
         if (rule >= 0) {
           ++counters.keep[rule].kept;
           ++counters.fields_exempt;
@@ -461,7 +519,7 @@ struct LineFilter::Walk {
           out.append(raw);
           return Out::Written;
         }
-        return contractFailed(ctx.states, text);
+        return contractFailed(info, text);
       }
     }
 
@@ -493,7 +551,7 @@ struct LineFilter::Walk {
       if (scalar(value, type, raw, text) == Out::Failed) {
         return Out::Failed;
       }
-      const int rule = contractMatch(ctx.states, text);
+      const int rule = contractMatch(info, text);
       if (rule >= 0) {
         ++counters.keep[rule].kept;
         return writeScanned(raw, text, ctx, out, rules.keep[rule].name);
@@ -503,7 +561,7 @@ struct LineFilter::Walk {
           return *embedded;
         }
       }
-      return contractFailed(ctx.states, text);
+      return contractFailed(info, text);
     }
     if (alive) {
       if (container) {
@@ -536,24 +594,19 @@ struct LineFilter::Walk {
   }
 
   // The first accepting keep rule whose contract the text fully matches, or -1.
-  int contractMatch(std::span<const State> states, std::string_view text) {
-    int found = -1;
-    rules.matcher.forEachAccepted(states, [&](uint32_t rule) {
+  int contractMatch(const PathAutomaton::StateInfo& info, std::string_view text) {
+    for (uint32_t rule : info.accepted) {
       const auto& contract = rules.keep[rule].value;
-      if (found < 0 && (!contract || RE2::FullMatch(text, *contract))) {
-        found = static_cast<int>(rule);
+      if (!contract || contract->Match(re2::StringPiece(text.data(), text.size()), 0,
+                                       text.size(), RE2::ANCHOR_BOTH, nullptr, 0)) {
+        return static_cast<int>(rule);
       }
-    });
-    return found;
+    }
+    return -1;
   }
 
-  Out contractFailed(std::span<const State> states, std::string_view text) {
-    int first = -1;
-    rules.matcher.forEachAccepted(states, [&](uint32_t rule) {
-      if (first < 0) {
-        first = static_cast<int>(rule);
-      }
-    });
+  Out contractFailed(const PathAutomaton::StateInfo& info, std::string_view text) {
+    const uint32_t first = info.accepted.front();
     ++counters.keep[first].contract_failed;
     report(Decision::ContractFailed, rules.keep[first].name, text);
     return Out::Dropped;
@@ -783,7 +836,7 @@ struct LineFilter::Walk {
       return std::nullopt;
     }
     e.out.clear();
-    const Ctx inner{ctx.states, ctx.key, ctx.node_depth, ctx.embed_level + 1, ctx.mode, false};
+    const Ctx inner{ctx.state, ctx.key, ctx.node_depth, ctx.embed_level + 1, ctx.mode, false};
     const Out result = walkContainer(root, type, inner, e.out);
     if (result != Out::Written) {
       return result;
@@ -796,7 +849,6 @@ struct LineFilter::Walk {
 };
 
 LineFilter::LineFilter(FilterLimits limits) : limits_(limits) {
-  states_.resize(limits_.max_depth + 2);
   spans_.reserve(16);
   set_hits_.reserve(16);
 }
@@ -849,8 +901,7 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
     return drop(valid ? DropReason::NotObject : DropReason::InvalidJson);
   }
   Walk walk{*this, rules, counters, trace};
-  rules.matcher.start(states_[0]);
-  const Walk::Ctx root{states_[0], {}, 0, 0,
+  const Walk::Ctx root{rules.paths.start(), {}, 0, 0,
                        rules.policy == Policy::Allowlist ? Mode::Guided : Mode::Scan, false};
   const Out result = walk.walkObject(object, root, out);
   if (result == Out::Failed) {

@@ -89,7 +89,6 @@ private:
   simdjson::ondemand::parser parser_;
   simdjson::dom::parser validator_;  // only for telling non-objects from invalid JSON
   std::string copy_buffer_;
-  std::vector<std::vector<rules::PathMatcher::State>> states_;  // one level per depth
   std::vector<rules::MatchSpan> spans_;
   std::vector<int> set_hits_;
   std::string text_scratch_;

@@ -32,7 +32,16 @@ Status RuleSet::finalize() {
   for (const auto& rule : keep) {
     paths.push_back(rule.path);
   }
-  matcher = PathMatcher(paths);
+  auto automaton = PathAutomaton::build(paths);
+  if (!automaton.ok()) {
+    return Error{"rules: " + automaton.error().message};
+  }
+  std::vector<bool> has_contract;
+  for (const auto& rule : keep) {
+    has_contract.push_back(rule.value != nullptr);
+  }
+  this->paths = std::move(automaton.value());
+  this->paths.markContracts(has_contract);
 
   RE2::Options options;
   options.set_max_mem(kRegexMaxMem * 4);

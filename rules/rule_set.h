@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/path_matcher.h"
+#include "rules/path_automaton.h"
 #include "rules/path_pattern.h"
 #include "rules/result.h"
 #include "rules/validators.h"
@@ -77,7 +77,7 @@ public:
   std::vector<RuleSource> sources;
 
   // --- derived by finalize(): the fast paths the filter uses -----------------------------------
-  PathMatcher matcher;
+  PathAutomaton paths;                      // every keep path, as one DFA
   std::unique_ptr<RE2::Set> value_set;      // every detector pattern, one pass per value
   std::vector<int> value_set_detector;      // value_set index -> detectors index
   std::unique_ptr<RE2::Set> key_only_set;   // keys of key-only detectors, one pass per key

@@ -14,25 +14,29 @@
 namespace scrub::cli {
 namespace {
 
+// Pads with spaces to `column`, always leaving at least one.
+void padTo(std::string& line, size_t column) {
+  line.append(line.size() < column ? column - line.size() : 1, ' ');
+}
+
 class PrintingTrace : public filters::FilterTrace {
 public:
   void onField(std::string_view path, filters::Decision decision, std::string_view rule,
                std::string_view value) override {
-    std::string line = "  " + std::string(path.empty() ? "." : path);
-    if (line.size() < 34) {
-      line.resize(34, ' ');
-    }
-    line += " " + std::string(filters::decisionName(decision));
+    std::string line = "  ";
+    line.append(path.empty() ? std::string_view(".") : path);
+    padTo(line, 34);
+    line.append(filters::decisionName(decision));
     if (!rule.empty()) {
-      if (line.size() < 54) {
-        line.resize(54, ' ');
-      }
-      line += " " + std::string(rule);
+      padTo(line, 54);
+      line.append(rule);
     }
     if (!value.empty()) {
-      line += "  = " + std::string(value);
+      line.append("  = ");
+      line.append(value);
     }
-    lines_ += line + "\n";
+    line.push_back('\n');
+    lines_.append(line);
   }
   std::string take() { return std::exchange(lines_, {}); }
 
