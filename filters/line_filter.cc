@@ -596,9 +596,7 @@ struct LineFilter::Walk {
   // The first accepting keep rule whose contract the text fully matches, or -1.
   int contractMatch(const PathAutomaton::StateInfo& info, std::string_view text) {
     for (uint32_t rule : info.accepted) {
-      const auto& contract = rules.keep[rule].value;
-      if (!contract || contract->Match(re2::StringPiece(text.data(), text.size()), 0,
-                                       text.size(), RE2::ANCHOR_BOTH, nullptr, 0)) {
+      if (rules.keep[rule].contractHolds(text)) {
         return static_cast<int>(rule);
       }
     }

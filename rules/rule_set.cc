@@ -37,8 +37,9 @@ Status RuleSet::finalize() {
     return Error{"rules: " + automaton.error().message};
   }
   std::vector<bool> has_contract;
-  for (const auto& rule : keep) {
+  for (auto& rule : keep) {
     has_contract.push_back(rule.value != nullptr);
+    rule.fast = rule.value ? FastContract::recognise(rule.value->pattern()) : std::nullopt;
   }
   this->paths = std::move(automaton.value());
   this->paths.markContracts(has_contract);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "rules/fast_contract.h"
 #include "rules/path_automaton.h"
 #include "rules/path_pattern.h"
 #include "rules/result.h"
@@ -37,6 +38,18 @@ struct KeepRule {
   std::string name;                    // "keep:<path>", for counters and explain
   PathPattern path;
   std::unique_ptr<const RE2> value;    // full match on the value's text; null: any value
+  std::optional<FastContract> fast;    // the same contract without RE2, when it is simple
+
+  bool contractHolds(std::string_view text) const {
+    if (!value) {
+      return true;
+    }
+    if (fast) {
+      return fast->matches(text);
+    }
+    return value->Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
+                        RE2::ANCHOR_BOTH, nullptr, 0);
+  }
   SourcePos pos;
 };
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's second command (and what CI runs): install what is needed, build, and run the
+# whole test suite: unit and integration tests, the unit tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and a smoke run of every benchmark so they never rot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== build (dev)"
+bash scripts/build.sh dev
+echo "== tests"
+ctest --test-dir build/dev --output-on-failure --timeout 900 -j2
+
+echo "== unit tests under ASan + UBSan"
+bash scripts/build.sh asan scrub_tests scrubproxy
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  build/asan/tests/scrub_tests '~[integration]'
+
+echo "== benchmark smoke run"
+build/dev/bench/filter_bench --benchmark_min_time=0.01 >/dev/null
+echo "benchmarks: ok"

@@ -1,0 +1,51 @@
+#include <catch2/catch.hpp>
+#include <re2/re2.h>
+
+#include "rules/fast_contract.h"
+#include "rules/regex_sampler.h"
+
+using scrub::rules::FastContract;
+
+TEST_CASE("fast contracts recognise only the simple shapes", "[rules][fast-contract]") {
+  CHECK(FastContract::recognise("[0-9]{19}"));
+  CHECK(FastContract::recognise("^[1-9][0-9]{0,18}$"));
+  CHECK(FastContract::recognise("\\d{3,5}"));
+  CHECK(FastContract::recognise("(debug|info|warn)"));
+  CHECK(FastContract::recognise("R/T|JOB|ADA"));
+  CHECK(FastContract::recognise("(?:a\\.b|c)"));
+  CHECK_FALSE(FastContract::recognise("[0-9]+"));
+  CHECK_FALSE(FastContract::recognise("(a|b)+"));
+  CHECK_FALSE(FastContract::recognise("a.b"));
+  CHECK_FALSE(FastContract::recognise("(?i)info"));
+  CHECK_FALSE(FastContract::recognise("[0-9]{5,2}"));
+  CHECK_FALSE(FastContract::recognise("(a|b)(c|d)"));
+}
+
+TEST_CASE("fast contracts agree with RE2 full match", "[rules][fast-contract]") {
+  const std::vector<std::string> patterns = {"[0-9]{19}",        "[1-9][0-9]{0,18}",
+                                             "^\\d{3,5}$",       "(debug|info|warn|)",
+                                             "R/T|JOB|ADA|CLI", "(?:a\\.b|c\\-d)"};
+  // Candidates: samples of each pattern (should match) and of look-alikes (mostly should not).
+  std::vector<std::string> candidates = {"",      "0",    "00",    "10",     "info ", "INFO",
+                                         "a.b",   "axb",  "c-d",   "R/T",    "R/TT", "12345",
+                                         "123456", "1234567890123456789", "0234567890123456789"};
+  for (const auto& source : {"[0-9]{0,21}", "[1-9a-z./-]{0,4}", "(debug|info|warn|R/T|JOB|a.b)"}) {
+    auto samples = scrub::rules::sampleRegex(source, 300, 7, 20);
+    REQUIRE(samples);
+    candidates.insert(candidates.end(), samples->begin(), samples->end());
+  }
+  for (const auto& pattern : patterns) {
+    const auto fast = FastContract::recognise(pattern);
+    REQUIRE(fast);
+    const RE2 re(pattern);
+    REQUIRE(re.ok());
+    size_t matched = 0;
+    for (const auto& text : candidates) {
+      INFO(pattern << " on '" << text << "'");
+      const bool expected = RE2::FullMatch(text, re);
+      CHECK(fast->matches(text) == expected);
+      matched += expected ? 1 : 0;
+    }
+    CHECK(matched > 0);
+  }
+}
