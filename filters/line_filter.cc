@@ -198,7 +198,8 @@ struct LineFilter::Walk {
   // The field's key, unescaped. Most keys hold no escape: then the bytes between the quotes are
   // the key and the string parser (an out-of-line call per key) is not needed. The key's end is
   // found backwards from its value: `"key" : value`.
-  simdjson::error_code fieldKey(od::field& field, std::string_view& key) {
+  simdjson::error_code fieldKey(od::field& field, std::string_view& key, bool& verbatim) {
+    verbatim = false;
     const char* begin = field.key().raw();
     const char* end = field.value().raw_json_token().data();
     while (end > begin && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) {
@@ -214,6 +215,7 @@ struct LineFilter::Walk {
         const std::string_view raw(begin, static_cast<size_t>(end - 1 - begin));
         if (raw.find('\\') == std::string_view::npos) {
           key = raw;
+          verbatim = true;
           return simdjson::SUCCESS;
         }
       }
@@ -240,10 +242,11 @@ struct LineFilter::Walk {
       for (auto field_result : object) {
         od::field field;
         std::string_view key;
+        bool verbatim = false;
         if (auto error = std::move(field_result).get(field)) {
           return fail(error);
         }
-        if (auto error = fieldKey(field, key)) {
+        if (auto error = fieldKey(field, key, verbatim)) {
           return fail(error);
         }
         if (skipValue(field.value(), node_depth + 1) == Out::Failed) {
@@ -292,33 +295,40 @@ struct LineFilter::Walk {
     }
   }
 
-  // True when a Guided walk can tell, without reading the value, that nothing under this field
-  // will be written: no keep rule accepts it, and it is a scalar (so no deeper rule can match)
-  // that cannot be a JSON document inside a string. Spares writing and unwriting its key.
-  bool nothingToWrite(od::value& value, StateId state) {
-    const PathAutomaton::StateInfo& info = rules.paths.info(state);
-    if (!info.accepted.empty()) {
-      return false;
+  // In a Guided walk, a field no keep rule accepts whose value is a scalar that cannot hold a
+  // JSON document (so no deeper rule can match) is validated and dropped right here, without
+  // writing and unwriting its key. Returns Dropped when it did so, Written when the caller
+  // must walk the value, Failed on invalid input. The common case in an allowlist.
+  Out dropPlainScalar(od::value& value, StateId state, size_t node_depth) {
+    if (!rules.paths.info(state).accepted.empty()) {
+      return Out::Written;
     }
     od::json_type type;
-    if (value.type().get(type)) {
-      return false;  // let the full walk report the error
+    if (auto error = value.type().get(type)) {
+      return fail(error);
     }
     if (type == od::json_type::object || type == od::json_type::array) {
-      return false;
+      return Out::Written;
     }
     if (type != od::json_type::string) {
-      return true;
+      return skipValue(value, node_depth);
     }
-    const std::string_view raw = value.raw_json_token();
+    const std::string_view raw = trimRaw(value.raw_json_token());
+    // JSON text may start after white space, escaped or not ("\n{...}").
     size_t i = 1;
-    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\\')) {
-      ++i;  // JSON text may start after white space, escaped or not ("\n{...}")
-      if (raw[i - 1] == '\\' && i < raw.size()) {
-        ++i;
+    while (i + 1 < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\\')) {
+      i += raw[i] == '\\' ? 2 : 1;
+    }
+    if (i + 1 < raw.size() && (raw[i] == '{' || raw[i] == '[')) {
+      return Out::Written;
+    }
+    if (raw.find('\\') != std::string_view::npos) {
+      std::string_view text;
+      if (auto error = value.get_string().get(text)) {
+        return fail(error);
       }
     }
-    return i >= raw.size() || (raw[i] != '{' && raw[i] != '[');
+    return Out::Dropped;
   }
 
   // Reads and validates a scalar: `raw` is its JSON text as written, `text` what rules and
@@ -373,20 +383,24 @@ struct LineFilter::Walk {
     for (auto field_result : object) {
       od::field field;
       std::string_view key;
+      bool verbatim = false;
       if (auto error = std::move(field_result).get(field)) {
         return fail(error);
       }
-      if (auto error = fieldKey(field, key)) {
+      if (auto error = fieldKey(field, key, verbatim)) {
         return fail(error);
       }
       const StateId child_state =
           ctx.mode == Mode::Copy ? PathAutomaton::kDead : rules.paths.stepKey(ctx.state, key);
-      if (ctx.mode == Mode::Guided && (child_state == PathAutomaton::kDead ||
-                                       nothingToWrite(field.value(), child_state))) {
-        // The common case in an allowlist: no rule reaches this field. Validate, write nothing.
-        if (skipValue(field.value(), ctx.node_depth + 1) == Out::Failed) {
-          return Out::Failed;
-        }
+      // The common case in an allowlist: no rule reaches this field. Validate, write nothing.
+      const Out early = ctx.mode != Mode::Guided ? Out::Written
+                        : child_state == PathAutomaton::kDead
+                            ? skipValue(field.value(), ctx.node_depth + 1)
+                            : dropPlainScalar(field.value(), child_state, ctx.node_depth + 1);
+      if (early == Out::Failed) {
+        return Out::Failed;
+      }
+      if (early == Out::Dropped) {
         if (trace != nullptr) {
           const size_t path_mark = pushKey(key);
           unmatched({});
@@ -401,8 +415,16 @@ struct LineFilter::Walk {
       if (any) {
         out.push_back(',');
       }
-      appendJsonString(out, key);
-      out.push_back(':');
+      if (verbatim) {
+        // Stage 1 rejected raw control characters and the key holds no escape: its bytes are
+        // already a valid JSON string body.
+        out.push_back('"');
+        out.append(key);
+        out.append("\":", 2);
+      } else {
+        appendJsonString(out, key);
+        out.push_back(':');
+      }
       const size_t path_mark = pushKey(key);
       const Out result = walkValue(field.value(), child, out);
       popPath(path_mark);
@@ -525,10 +547,15 @@ struct LineFilter::Walk {
 
     const bool could_write = ctx.mode == Mode::Scan || accepted || alive;
     if (ctx.is_field && could_write) {
-      if (const int detector = keyOnlyDetector(ctx.key); detector >= 0) {
-        return denyByKey(value, type, ctx, detector, out);
+      const KeyVerdict verdict = keyVerdict(ctx.key);
+      if (verdict.key_detector >= 0) {
+        return denyByKey(value, type, ctx, verdict.key_detector, out);
       }
-      if ((ctx.mode == Mode::Scan || accepted) && keyCarriesData(ctx.key)) {
+      if ((ctx.mode == Mode::Scan || accepted) && verdict.data_detector >= 0) {
+        const int d = verdict.data_detector;
+        ++counters.detectors[d].hits;
+        ++counters.detectors[d].removed;
+        report(Decision::KeyCarriesData, rules.detectors[d].name);
         return skipValue(value, ctx.node_depth) == Out::Failed ? Out::Failed : Out::Dropped;
       }
     }
@@ -644,24 +671,18 @@ struct LineFilter::Walk {
   // --- detectors --------------------------------------------------------------------------------
 
   int keyOnlyDetector(std::string_view key) {
-    if (!rules.key_only_set) {
+    if (!rules.key_only_set || !rules.key_only_set->Match(key, nullptr)) {
       return -1;
     }
     f.set_hits_.clear();
-    if (!rules.key_only_set->Match(key, &f.set_hits_) || f.set_hits_.empty()) {
-      return -1;
-    }
+    rules.key_only_set->Match(key, &f.set_hits_);
     // When several fire, removal wins over masking (the safer outcome), then rule order.
     int chosen = -1;
     for (int hit : f.set_hits_) {
       const int d = rules.key_only_set_detector[hit];
-      const bool better = chosen < 0 ||
-                          (rules.detectors[d].action == Action::Remove) >
-                              (rules.detectors[chosen].action == Action::Remove) ||
-                          ((rules.detectors[d].action == Action::Remove) ==
-                               (rules.detectors[chosen].action == Action::Remove) &&
-                           d < chosen);
-      if (better) {
+      const bool removes = rules.detectors[d].action == Action::Remove;
+      const bool chosen_removes = chosen >= 0 && rules.detectors[chosen].action == Action::Remove;
+      if (chosen < 0 || removes > chosen_removes || (removes == chosen_removes && d < chosen)) {
         chosen = d;
       }
     }
@@ -669,26 +690,30 @@ struct LineFilter::Walk {
   }
 
   // A key such as "dzenana.smajlovic@example.net" carries data itself; it cannot be masked
-  // without colliding with its siblings, so the field goes.
-  bool keyCarriesData(std::string_view key) {
-    if (!rules.value_set) {
-      return false;
+  // without colliding with its siblings, so such a field goes. Returns the detector, or -1.
+  int keyDataDetector(std::string_view key) {
+    if (!rules.value_set || !rules.value_set->Match(key, nullptr)) {
+      return -1;
     }
     f.set_hits_.clear();
-    if (!rules.value_set->Match(key, &f.set_hits_)) {
-      return false;
-    }
+    rules.value_set->Match(key, &f.set_hits_);
     f.spans_.clear();
     for (int hit : f.set_hits_) {
       const int d = rules.value_set_detector[hit];
       if (rules::findDetectorSpans(rules.detectors[d], d, key, f.spans_)) {
-        ++counters.detectors[d].hits;
-        ++counters.detectors[d].removed;
-        report(Decision::KeyCarriesData, rules.detectors[d].name);
-        return true;
+        return d;
       }
     }
-    return false;
+    return -1;
+  }
+
+  KeyVerdict keyVerdict(std::string_view key) {
+    if (const KeyVerdict* known = f.key_verdicts_.find(key)) {
+      return *known;
+    }
+    const KeyVerdict verdict{keyOnlyDetector(key), keyDataDetector(key)};
+    f.key_verdicts_.insert(key, verdict);
+    return verdict;
   }
 
   Out denyByKey(od::value& value, od::json_type type, const Ctx& ctx, int d, std::string& out) {
@@ -733,12 +758,14 @@ struct LineFilter::Walk {
       report(clean, keep_rule, text);
       return Out::Written;
     }
-    f.set_hits_.clear();
-    if (!rules.value_set->Match(text, &f.set_hits_)) {
+    // Most values hit nothing; only then is the (allocating) list of hits asked for.
+    if (!rules.value_set->Match(re2::StringPiece(text.data(), text.size()), nullptr)) {
       out.append(raw);
       report(clean, keep_rule, text);
       return Out::Written;
     }
+    f.set_hits_.clear();
+    rules.value_set->Match(re2::StringPiece(text.data(), text.size()), &f.set_hits_);
     f.spans_.clear();
     bool remove = false;
     for (int hit : f.set_hits_) {
@@ -898,6 +925,7 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
     const bool valid = !validator_.parse(line.data(), line.size(), false).error();
     return drop(valid ? DropReason::NotObject : DropReason::InvalidJson);
   }
+  key_verdicts_.useRules(rules.id);
   Walk walk{*this, rules, counters, trace};
   const Walk::Ctx root{rules.paths.start(), {}, 0, 0,
                        rules.policy == Policy::Allowlist ? Mode::Guided : Mode::Scan, false};

@@ -20,6 +20,7 @@
 
 #include "filters/drop_reason.h"
 #include "filters/filter_counters.h"
+#include "filters/key_verdict_cache.h"
 #include "rules/detector_match.h"
 #include "rules/rule_set.h"
 
@@ -91,6 +92,7 @@ private:
   std::string copy_buffer_;
   std::vector<rules::MatchSpan> spans_;
   std::vector<int> set_hits_;
+  KeyVerdictCache key_verdicts_;
   std::string text_scratch_;
   std::string path_;
   std::vector<std::unique_ptr<Embedded>> embedded_;

@@ -1,6 +1,7 @@
 #include "rules/rule_set.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "rules/digest.h"
 
@@ -27,6 +28,8 @@ bool RuleSet::envelope_key(std::string_view key) const {
 }
 
 Status RuleSet::finalize() {
+  static std::atomic<uint64_t> next_id{1};
+  id = next_id.fetch_add(1);
   std::vector<PathPattern> paths;
   paths.reserve(keep.size());
   for (const auto& rule : keep) {

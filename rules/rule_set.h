@@ -88,6 +88,7 @@ public:
   bool drop_empty = true;
   std::vector<std::string> envelope;  // top-level keys that alone do not make a line worth sending
   std::vector<RuleSource> sources;
+  uint64_t id = 0;  // unique per finalize(): lets per-thread caches tell rule sets apart
 
   // --- derived by finalize(): the fast paths the filter uses -----------------------------------
   PathAutomaton paths;                      // every keep path, as one DFA
