@@ -1,0 +1,772 @@
+#include "config/proxy_config.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace scrub::config {
+namespace {
+
+// Thrown only inside this file and caught in loadConfigFromText(): yaml-cpp reports errors by
+// exception, and unwinding out of the nested walk is the simplest way to stop at the first one.
+struct LoadFailure {
+  Error error;
+};
+
+[[noreturn]] void fail(const SourcePos& pos, const std::string& what) {
+  throw LoadFailure{Error::at(pos, what)};
+}
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool isIpLiteral(const std::string& host, int family) {
+  unsigned char out[16];
+  return inet_pton(family, host.c_str(), out) == 1;
+}
+
+bool isHostName(std::string_view host) {
+  if (host.empty() || host.size() > 253 || host.front() == '-' || host.front() == '.') {
+    return false;
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
+}
+
+// tcp://HOST:PORT, with [v6] brackets. `names`: whether DNS names are acceptable hosts.
+Result<Address> parseTcp(std::string_view url, bool names, bool port_zero_ok) {
+  std::string_view rest = url.substr(6);
+  Address address;
+  address.kind = Address::Kind::Tcp;
+  std::string_view port_text;
+  if (rest.starts_with("[")) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+      return Error{"'" + std::string(url) + "': expected tcp://[IPv6]:PORT"};
+    }
+    address.host = std::string(rest.substr(1, close - 1));
+    port_text = rest.substr(close + 2);
+    if (!isIpLiteral(address.host, AF_INET6)) {
+      return Error{"'" + std::string(url) + "': '" + address.host + "' is not an IPv6 address"};
+    }
+  } else {
+    const size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos || rest.find(':') != colon) {
+      return Error{"'" + std::string(url) + "': expected tcp://HOST:PORT"};
+    }
+    address.host = std::string(rest.substr(0, colon));
+    port_text = rest.substr(colon + 1);
+    const bool ip = isIpLiteral(address.host, AF_INET);
+    if (!ip && address.host != "localhost" && !(names && isHostName(address.host))) {
+      return Error{"'" + std::string(url) + "': '" + address.host + "' is not " +
+                   (names ? "a host name or IP address" : "an IP address or localhost")};
+    }
+  }
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return Error{"'" + std::string(url) + "': the port must be a number from " +
+                 (port_zero_ok ? "0" : "1") + " to 65535"};
+  }
+  if (port == 0 && !port_zero_ok) {
+    return Error{"'" + std::string(url) + "': a sink needs a port from 1 to 65535"};
+  }
+  address.port = static_cast<uint16_t>(port);
+  return address;
+}
+
+class Loader {
+public:
+  Loader(std::string_view file_name, const LoadOptions& options)
+      : file_(file_name), options_(options) {
+    const std::filesystem::path path(file_);
+    base_dir_ = path.parent_path().string();
+  }
+
+  ProxyConfig load(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      fail(posOf(e.mark), "YAML: " + e.msg);
+    }
+    if (!root.IsMap()) {
+      fail(SourcePos{file_, 1, 1}, "a config file is a mapping with `version: 1`");
+    }
+    checkKeys(root, "", {"version", "workers", "log", "limits", "listeners", "sinks"});
+    if (!root["version"]) {
+      fail(SourcePos{file_, 1, 1}, "missing `version: 1`");
+    }
+    if (scalar(root["version"], "version") != "1") {
+      fail(posOf(root["version"]), "version: only version 1 is understood");
+    }
+    ProxyConfig config;
+    config.source = file_;
+    if (const auto node = root["workers"]) {
+      const uint64_t n = count(node, "workers");
+      if (n > 1024) {
+        fail(posOf(node), "workers: at most 1024");
+      }
+      config.workers = static_cast<unsigned>(n);
+    }
+    if (const auto node = root["log"]) {
+      loadLog(node, config.log);
+    }
+    if (const auto node = root["limits"]) {
+      loadLimits(node, config.limits);
+    }
+    if (const auto node = root["sinks"]) {
+      if (!node.IsSequence()) {
+        fail(posOf(node), "sinks: expected a list");
+      }
+      for (const auto& item : node) {
+        config.sinks.push_back(loadSink(item, config.sinks.size()));
+      }
+    }
+    if (const auto node = root["listeners"]) {
+      if (!node.IsSequence()) {
+        fail(posOf(node), "listeners: expected a list");
+      }
+      for (const auto& item : node) {
+        config.listeners.push_back(loadListener(item, config));
+      }
+    }
+    if (config.sinks.empty()) {
+      fail(SourcePos{file_, 1, 1}, "sinks: at least one sink is needed");
+    }
+    if (config.listeners.empty()) {
+      fail(SourcePos{file_, 1, 1}, "listeners: at least one listener is needed");
+    }
+    return config;
+  }
+
+private:
+  SourcePos posOf(const YAML::Node& node) const { return posOf(node.Mark()); }
+  SourcePos posOf(const YAML::Mark& mark) const {
+    return SourcePos{file_, mark.line + 1, mark.column + 1};
+  }
+
+  void checkKeys(const YAML::Node& map, std::string_view where,
+                 std::initializer_list<std::string_view> allowed) {
+    if (!map.IsMap()) {
+      fail(posOf(map), std::string(where) + "expected a mapping");
+    }
+    for (const auto& entry : map) {
+      const std::string key = entry.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+        continue;
+      }
+      std::string hint;
+      for (std::string_view candidate : allowed) {
+        if (editDistance(key, candidate) <= 2) {
+          hint = " (did you mean '" + std::string(candidate) + "'?)";
+          break;
+        }
+      }
+      fail(posOf(entry.first), std::string(where) + "unknown key '" + key + "'" + hint);
+    }
+  }
+
+  // A scalar with its `${…}` references expanded.
+  std::string scalar(const YAML::Node& node, std::string_view what) {
+    if (!node.IsScalar()) {
+      fail(posOf(node), std::string(what) + ": expected a single value");
+    }
+    auto expanded = expandReferences(node.Scalar(), base_dir_, options_);
+    if (!expanded.ok()) {
+      fail(posOf(node), std::string(what) + ": " + expanded.error().message);
+    }
+    return std::move(expanded).value();
+  }
+
+  std::vector<std::string> list(const YAML::Node& node, std::string_view what) {
+    std::vector<std::string> out;
+    if (node.IsScalar()) {
+      out.push_back(scalar(node, what));
+      return out;
+    }
+    if (!node.IsSequence()) {
+      fail(posOf(node), std::string(what) + ": expected a list");
+    }
+    for (const auto& item : node) {
+      out.push_back(scalar(item, what));
+    }
+    return out;
+  }
+
+  bool boolean(const YAML::Node& node, std::string_view what) {
+    const std::string text = scalar(node, what);
+    if (text == "true") {
+      return true;
+    }
+    if (text == "false") {
+      return false;
+    }
+    fail(posOf(node), std::string(what) + ": expected true or false, got '" + text + "'");
+  }
+
+  uint64_t count(const YAML::Node& node, std::string_view what) {
+    const std::string text = scalar(node, what);
+    uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      fail(posOf(node),
+           std::string(what) + ": expected a non-negative integer, got '" + text + "'");
+    }
+    return value;
+  }
+
+  uint64_t size(const YAML::Node& node, std::string_view what, uint64_t min) {
+    auto parsed = parseSize(scalar(node, what));
+    if (!parsed.ok()) {
+      fail(posOf(node), std::string(what) + ": " + parsed.error().message);
+    }
+    if (*parsed < min) {
+      fail(posOf(node), std::string(what) + ": at least " + std::to_string(min) + " bytes");
+    }
+    return *parsed;
+  }
+
+  std::chrono::milliseconds duration(const YAML::Node& node, std::string_view what) {
+    auto parsed = parseDuration(scalar(node, what));
+    if (!parsed.ok()) {
+      fail(posOf(node), std::string(what) + ": " + parsed.error().message);
+    }
+    return *parsed;
+  }
+
+  unsigned percent(const YAML::Node& node, std::string_view what) {
+    const std::string text = scalar(node, what);
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end + 1 != text.data() + text.size() || *end != '%' || value > 100) {
+      fail(posOf(node),
+           std::string(what) + ": expected a percentage such as 75%, got '" + text + "'");
+    }
+    return value;
+  }
+
+  void loadLog(const YAML::Node& node, LogConfig& log) {
+    checkKeys(node, "log: ", {"level", "format", "stats_interval"});
+    if (const auto level = node["level"]) {
+      log.level = scalar(level, "log.level");
+      static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                    "error", "critical", "off"};
+      if (kLevels.count(log.level) == 0) {
+        fail(posOf(level), "log.level: expected trace, debug, info, warn, error, critical or "
+                           "off, got '" +
+                               log.level + "'");
+      }
+    }
+    if (const auto format = node["format"]) {
+      const std::string text = scalar(format, "log.format");
+      if (text == "text") {
+        log.format = LogFormat::Text;
+      } else if (text == "json") {
+        log.format = LogFormat::Json;
+      } else {
+        fail(posOf(format), "log.format: expected text or json, got '" + text + "'");
+      }
+    }
+    if (const auto interval = node["stats_interval"]) {
+      log.stats_interval = duration(interval, "log.stats_interval");
+    }
+  }
+
+  void loadLimits(const YAML::Node& node, Limits& limits) {
+    checkKeys(node, "limits: ",
+              {"max_line_bytes", "max_connections", "idle_timeout", "shutdown_timeout"});
+    if (const auto n = node["max_line_bytes"]) {
+      limits.max_line_bytes = size(n, "limits.max_line_bytes", 64);
+      if (limits.max_line_bytes > (uint64_t{1} << 30)) {
+        fail(posOf(n), "limits.max_line_bytes: at most 1GiB");
+      }
+    }
+    if (const auto n = node["max_connections"]) {
+      limits.max_connections = count(n, "limits.max_connections");
+      if (limits.max_connections == 0) {
+        fail(posOf(n), "limits.max_connections: at least 1");
+      }
+    }
+    if (const auto n = node["idle_timeout"]) {
+      limits.idle_timeout = duration(n, "limits.idle_timeout");
+    }
+    if (const auto n = node["shutdown_timeout"]) {
+      limits.shutdown_timeout = duration(n, "limits.shutdown_timeout");
+    }
+  }
+
+  SinkConfig loadSink(const YAML::Node& node, size_t index) {
+    checkKeys(node, "sinks: ",
+              {"name", "address", "max_buffer_bytes", "high_watermark", "low_watermark",
+               "batch_bytes", "reconnect_min", "reconnect_max", "connect_timeout"});
+    SinkConfig sink;
+    sink.pos = posOf(node);
+    sink.name =
+        node["name"] ? scalar(node["name"], "sinks.name") : "sink" + std::to_string(index + 1);
+    if (sink.name.empty()) {
+      fail(posOf(node["name"]), "sinks.name: must not be empty");
+    }
+    const auto address = node["address"];
+    if (!address) {
+      fail(sink.pos, "sinks: '" + sink.name + "' needs an `address` (stdout or tcp://HOST:PORT)");
+    }
+    auto parsed = parseSinkAddress(scalar(address, "sinks.address"));
+    if (!parsed.ok()) {
+      fail(posOf(address), "sinks.address: " + parsed.error().message);
+    }
+    sink.address = std::move(parsed).value();
+    if (const auto n = node["max_buffer_bytes"]) {
+      sink.max_buffer_bytes = size(n, "sinks.max_buffer_bytes", 64 << 10);
+    }
+    if (const auto n = node["high_watermark"]) {
+      sink.high_watermark_percent = percent(n, "sinks.high_watermark");
+    }
+    if (const auto n = node["low_watermark"]) {
+      sink.low_watermark_percent = percent(n, "sinks.low_watermark");
+    }
+    if (sink.high_watermark_percent > 90 || sink.high_watermark_percent < 10) {
+      fail(posOf(node["high_watermark"]),
+           "sinks.high_watermark: from 10% to 90% (the rest absorbs reads in progress)");
+    }
+    if (sink.low_watermark_percent >= sink.high_watermark_percent) {
+      fail(posOf(node["low_watermark"] ? node["low_watermark"] : node),
+           "sinks.low_watermark: must be below high_watermark (" +
+               std::to_string(sink.high_watermark_percent) + "%)");
+    }
+    if (const auto n = node["batch_bytes"]) {
+      sink.batch_bytes = size(n, "sinks.batch_bytes", 4096);
+    }
+    if (const auto n = node["reconnect_min"]) {
+      sink.reconnect_min = duration(n, "sinks.reconnect_min");
+    }
+    if (const auto n = node["reconnect_max"]) {
+      sink.reconnect_max = duration(n, "sinks.reconnect_max");
+    }
+    if (sink.reconnect_min.count() < 1 || sink.reconnect_max < sink.reconnect_min) {
+      fail(posOf(node["reconnect_max"] ? node["reconnect_max"] : node),
+           "sinks.reconnect_max: must be at least reconnect_min, which must be at least 1ms");
+    }
+    if (const auto n = node["connect_timeout"]) {
+      sink.connect_timeout = duration(n, "sinks.connect_timeout");
+      if (sink.connect_timeout.count() == 0) {
+        fail(posOf(n), "sinks.connect_timeout: must be more than 0");
+      }
+    }
+    return sink;
+  }
+
+  ListenerConfig loadListener(const YAML::Node& node, const ProxyConfig& config) {
+    checkKeys(node, "listeners: ", {"name", "listen", "rules", "sinks", "allow_public"});
+    ListenerConfig listener;
+    listener.pos = posOf(node);
+    listener.name = node["name"] ? scalar(node["name"], "listeners.name")
+                                 : "listener" + std::to_string(config.listeners.size() + 1);
+    const auto listen = node["listen"];
+    if (!listen) {
+      fail(listener.pos,
+           "listeners: '" + listener.name + "' needs `listen` (tcp://HOST:PORT or unix:///PATH)");
+    }
+    auto parsed = parseListenAddress(scalar(listen, "listeners.listen"));
+    if (!parsed.ok()) {
+      fail(posOf(listen), "listeners.listen: " + parsed.error().message);
+    }
+    listener.address = std::move(parsed).value();
+    listener.listen_pos = posOf(listen);
+    if (const auto rules = node["rules"]) {
+      listener.rules = list(rules, "listeners.rules");
+    }
+    if (const auto sinks = node["sinks"]) {
+      listener.sinks = list(sinks, "listeners.sinks");
+      size_t i = 0;
+      for (const auto& name : listener.sinks) {
+        if (config.findSink(name) == nullptr) {
+          const auto item = sinks.IsSequence() ? sinks[i] : sinks;
+          fail(posOf(item), "listeners.sinks: no sink named '" + name + "'");
+        }
+        ++i;
+      }
+    } else {
+      for (const auto& sink : config.sinks) {
+        listener.sinks.push_back(sink.name);
+      }
+    }
+    if (const auto allow = node["allow_public"]) {
+      listener.allow_public = boolean(allow, "listeners.allow_public");
+    }
+    return listener;
+  }
+
+  std::string file_;
+  std::string base_dir_;
+  const LoadOptions& options_;
+};
+
+std::string where(const SourcePos& pos, const std::string& flag) {
+  return pos.file.empty() ? flag + " " : pos.str() + ": ";
+}
+
+} // namespace
+
+std::string Address::url() const {
+  switch (kind) {
+  case Kind::Stdout:
+    return "stdout";
+  case Kind::Unix:
+    return "unix://" + path;
+  case Kind::Tcp:
+    break;
+  }
+  const bool v6 = host.find(':') != std::string::npos;
+  return "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Address> parseListenAddress(std::string_view url) {
+  if (url.starts_with("tcp://")) {
+    return parseTcp(url, /*names=*/false, /*port_zero_ok=*/true);
+  }
+  if (url.starts_with("unix://")) {
+    Address address;
+    address.kind = Address::Kind::Unix;
+    address.path = std::string(url.substr(7));
+    if (!address.path.starts_with("/")) {
+      return Error{"'" + std::string(url) + "': expected unix:///ABSOLUTE/PATH"};
+    }
+    if (address.path.size() > 107) {
+      return Error{"'" + std::string(url) + "': a unix socket path has at most 107 bytes"};
+    }
+    return address;
+  }
+  return Error{"'" + std::string(url) + "': expected tcp://HOST:PORT or unix:///PATH"};
+}
+
+Result<Address> parseSinkAddress(std::string_view url) {
+  if (url == "stdout") {
+    Address address;
+    address.kind = Address::Kind::Stdout;
+    return address;
+  }
+  if (url.starts_with("tcp://")) {
+    return parseTcp(url, /*names=*/true, /*port_zero_ok=*/false);
+  }
+  return Error{"'" + std::string(url) + "': expected stdout or tcp://HOST:PORT"};
+}
+
+bool isLocalOnly(const Address& address) {
+  if (address.kind != Address::Kind::Tcp) {
+    return true;
+  }
+  if (address.host == "localhost" || address.host == "::1") {
+    return true;
+  }
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  return false;
+}
+
+Result<uint64_t> parseSize(std::string_view text) {
+  uint64_t number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data()) {
+    return Error{"expected a size such as 64MiB, 512KiB or 4096, got '" + std::string(text) + "'"};
+  }
+  const std::string_view unit(end, text.data() + text.size() - end);
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {{"", 1},
+                                                                 {"B", 1},
+                                                                 {"KiB", 1 << 10},
+                                                                 {"MiB", 1 << 20},
+                                                                 {"GiB", 1 << 30},
+                                                                 {"KB", 1000},
+                                                                 {"MB", 1000 * 1000},
+                                                                 {"GB", 1000 * 1000 * 1000},
+                                                                 {"kB", 1000},
+                                                                 {"K", uint64_t{1} << 10},
+                                                                 {"M", 1 << 20},
+                                                                 {"G", 1 << 30}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) {
+      if (number > (uint64_t{1} << 40) / factor) {
+        return Error{"'" + std::string(text) + "' is too large"};
+      }
+      return number * factor;
+    }
+  }
+  return Error{"unknown size unit '" + std::string(unit) + "' (use B, KiB, MiB, GiB)"};
+}
+
+Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
+  uint64_t number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data()) {
+    return Error{"expected a duration such as 250ms, 10s or 5m, got '" + std::string(text) + "'"};
+  }
+  const std::string_view unit(end, text.data() + text.size() - end);
+  if (unit.empty() && number != 0) {
+    return Error{"'" + std::string(text) + "' needs a unit: ms, s, m or h"};
+  }
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"", 0}, {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) {
+      if (factor > 0 && number > (uint64_t{1} << 40) / factor) {
+        return Error{"'" + std::string(text) + "' is too long"};
+      }
+      return std::chrono::milliseconds(number * factor);
+    }
+  }
+  return Error{"unknown duration unit '" + std::string(unit) + "' (use ms, s, m or h)"};
+}
+
+Result<std::string> expandReferences(std::string_view text, const std::string& base_dir,
+                                     const LoadOptions& options) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t dollar = text.find('$', i);
+    if (dollar == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    out.append(text.substr(i, dollar - i));
+    if (text.substr(dollar).starts_with("$$")) {
+      out.push_back('$');
+      i = dollar + 2;
+      continue;
+    }
+    if (!text.substr(dollar).starts_with("${")) {
+      out.push_back('$');
+      i = dollar + 1;
+      continue;
+    }
+    const size_t close = text.find('}', dollar);
+    if (close == std::string_view::npos) {
+      return Error{"unterminated reference '" + std::string(text.substr(dollar)) + "'"};
+    }
+    const std::string_view ref = text.substr(dollar + 2, close - dollar - 2);
+    if (ref.starts_with("env:")) {
+      const std::string name(ref.substr(4));
+      if (name.empty()) {
+        return Error{"${env:} needs a variable name"};
+      }
+      const char* value =
+          options.get_env ? options.get_env(name.c_str()) : std::getenv(name.c_str());
+      if (value == nullptr) {
+        return Error{"${env:" + name + "}: the environment variable is not set"};
+      }
+      out.append(value);
+    } else if (ref.starts_with("file:")) {
+      std::filesystem::path path(ref.substr(5));
+      if (path.empty()) {
+        return Error{"${file:} needs a path"};
+      }
+      if (path.is_relative() && !base_dir.empty()) {
+        path = std::filesystem::path(base_dir) / path;
+      }
+      std::ifstream in(path, std::ios::binary);
+      std::stringstream content;
+      content << in.rdbuf();
+      if (!in) {
+        return Error{"${file:" + std::string(ref.substr(5)) + "}: cannot read '" + path.string() +
+                     "'"};
+      }
+      std::string value = content.str();
+      if (value.ends_with("\r\n")) {
+        value.resize(value.size() - 2);
+      } else if (value.ends_with("\n")) {
+        value.pop_back();
+      }
+      out.append(value);
+    } else {
+      return Error{"unknown reference '${" + std::string(ref) +
+                   "}' (use ${env:NAME} or ${file:PATH}; $$ is a literal $)"};
+    }
+    i = close + 1;
+  }
+  return out;
+}
+
+const SinkConfig* ProxyConfig::findSink(std::string_view name) const {
+  for (const auto& sink : sinks) {
+    if (sink.name == name) {
+      return &sink;
+    }
+  }
+  return nullptr;
+}
+
+Result<ProxyConfig> loadConfigFromText(std::string_view text, std::string_view file_name,
+                                       const LoadOptions& options) {
+  try {
+    Loader loader(file_name, options);
+    return loader.load(text);
+  } catch (const LoadFailure& failure) {
+    return failure.error;
+  } catch (const YAML::Exception& e) {
+    return Error::at(SourcePos{std::string(file_name), e.mark.line + 1, e.mark.column + 1},
+                     "YAML: " + e.msg);
+  }
+}
+
+Result<ProxyConfig> loadConfig(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error{path + ": cannot read the config file"};
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) {
+    return Error{path + ": cannot read the config file"};
+  }
+  return loadConfigFromText(text.str(), path, options);
+}
+
+Status applyOverrides(ProxyConfig& config, const Overrides& overrides) {
+  if (!overrides.sinks.empty()) {
+    std::vector<SinkConfig> sinks;
+    for (const auto& url : overrides.sinks) {
+      auto address = parseSinkAddress(url);
+      if (!address.ok()) {
+        return Error{"--sink " + address.error().message};
+      }
+      SinkConfig sink;
+      sink.name = overrides.sinks.size() == 1 ? "sink" : "sink" + std::to_string(sinks.size() + 1);
+      sink.address = std::move(address).value();
+      sinks.push_back(std::move(sink));
+    }
+    config.sinks = std::move(sinks);
+    for (auto& listener : config.listeners) {
+      listener.sinks.clear();
+      for (const auto& sink : config.sinks) {
+        listener.sinks.push_back(sink.name);
+      }
+    }
+  }
+  if (!overrides.listen.empty()) {
+    const std::vector<std::string> rules =
+        config.listeners.empty() ? std::vector<std::string>{} : config.listeners.front().rules;
+    std::vector<ListenerConfig> listeners;
+    for (const auto& url : overrides.listen) {
+      auto address = parseListenAddress(url);
+      if (!address.ok()) {
+        return Error{"--listen " + address.error().message};
+      }
+      ListenerConfig listener;
+      listener.name = "listen" + std::to_string(listeners.size() + 1);
+      listener.address = std::move(address).value();
+      listener.rules = rules;
+      for (const auto& sink : config.sinks) {
+        listener.sinks.push_back(sink.name);
+      }
+      listeners.push_back(std::move(listener));
+    }
+    config.listeners = std::move(listeners);
+  }
+  if (!overrides.rules.empty()) {
+    for (auto& listener : config.listeners) {
+      listener.rules = overrides.rules;
+    }
+  }
+  if (overrides.allow_public) {
+    for (auto& listener : config.listeners) {
+      listener.allow_public = true;
+    }
+  }
+  if (overrides.workers) {
+    if (*overrides.workers > 1024) {
+      return Error{"--workers: at most 1024"};
+    }
+    config.workers = *overrides.workers;
+  }
+  if (overrides.log_level) {
+    static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                  "error", "critical", "off"};
+    if (kLevels.count(*overrides.log_level) == 0) {
+      return Error{"--log-level: expected trace, debug, info, warn, error, critical or off"};
+    }
+    config.log.level = *overrides.log_level;
+  }
+  if (overrides.log_format) {
+    config.log.format = *overrides.log_format;
+  }
+  return Ok{};
+}
+
+Status validateConfig(const ProxyConfig& config) {
+  if (config.listeners.empty()) {
+    return Error{config.source + ": no listener (give one in the config or with --listen)"};
+  }
+  if (config.sinks.empty()) {
+    return Error{config.source + ": no sink (give one in the config or with --sink)"};
+  }
+  std::set<std::string> names;
+  for (const auto& sink : config.sinks) {
+    if (!names.insert(sink.name).second) {
+      return Error{where(sink.pos, "--sink") + "two sinks are named '" + sink.name + "'"};
+    }
+  }
+  names.clear();
+  std::set<std::string> addresses;
+  for (const auto& listener : config.listeners) {
+    if (!names.insert(listener.name).second) {
+      return Error{where(listener.pos, "--listen") + "two listeners are named '" + listener.name +
+                   "'"};
+    }
+    const std::string url = listener.address.url();
+    if (!(listener.address.kind == Address::Kind::Tcp && listener.address.port == 0) &&
+        !addresses.insert(url).second) {
+      return Error{where(listener.listen_pos, "--listen") + "two listeners on " + url};
+    }
+    if (listener.sinks.empty()) {
+      return Error{where(listener.pos, "--listen") + "listener '" + listener.name +
+                   "' feeds no sink"};
+    }
+    for (const auto& sink : listener.sinks) {
+      if (config.findSink(sink) == nullptr) {
+        return Error{where(listener.pos, "--listen") + "listener '" + listener.name +
+                     "': no sink named '" + sink + "'"};
+      }
+    }
+    if (!listener.allow_public && !isLocalOnly(listener.address)) {
+      return Error{
+          where(listener.listen_pos, "--listen " + url + ":") + url +
+          " is not a loopback address; binding it exposes the proxy to the network, " +
+          (listener.listen_pos.file.empty() ? "add --allow-public" : "set `allow_public: true`") +
+          " to mean it"};
+    }
+  }
+  return Ok{};
+}
+
+bool isSinkAddressError(const Error& error) {
+  return error.message.find(": sinks.address: ") != std::string::npos ||
+         error.message.starts_with("--sink ");
+}
+
+} // namespace scrub::config

@@ -1,0 +1,140 @@
+#pragma once
+
+// The proxy's configuration: what it listens on, which rules each listener applies, which sinks
+// it feeds, and the limits that keep memory bounded. Loaded from YAML (`config/scrubproxy.yaml`
+// is the documented example and, byte for byte, the embedded default), then adjusted by the
+// `scrubproxy run` flags (applyOverrides) and checked as a whole (validateConfig).
+//
+// The control plane: every failure is an Error carrying `file:line:col: message` (or the flag
+// it concerns); nothing here throws to the caller, opens a socket or starts a thread. Unknown
+// keys are errors. Scalars may say `${env:NAME}` or `${file:PATH}` instead of holding a secret.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/result.h"
+
+namespace scrub::config {
+
+// Where a listener binds or a sink writes.
+struct Address {
+  enum class Kind : uint8_t { Tcp, Unix, Stdout };
+  Kind kind = Kind::Tcp;
+  std::string host;  // Tcp: an IP literal or `localhost`, without brackets
+  uint16_t port = 0; // Tcp: 0 lets the kernel choose (listeners only)
+  std::string path;  // Unix: the socket's path
+
+  // Canonical text: `tcp://127.0.0.1:5170`, `tcp://[::1]:5170`, `unix:///run/x.sock`, `stdout`.
+  std::string url() const;
+  bool operator==(const Address&) const = default;
+};
+
+// `tcp://HOST:PORT` or `unix:///PATH`. The error says what is wrong, without a position.
+Result<Address> parseListenAddress(std::string_view url);
+// `stdout` or `tcp://HOST:PORT` (a port other than 0).
+Result<Address> parseSinkAddress(std::string_view url);
+// Loopback IPs (127.0.0.0/8, ::1), `localhost` and unix sockets: reachable only from this host.
+bool isLocalOnly(const Address& address);
+
+// `64MiB`, `512KiB`, `1GiB`, `10MB`, `4096`: a byte count.
+Result<uint64_t> parseSize(std::string_view text);
+// `250ms`, `10s`, `5m`, `1h`, `0`: a duration.
+Result<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+enum class LogFormat : uint8_t { Text, Json };
+
+struct LogConfig {
+  std::string level = "info"; // trace, debug, info, warn, error, critical, off
+  LogFormat format = LogFormat::Text;
+  std::chrono::milliseconds stats_interval{60000}; // 0: counts only at stop
+};
+
+struct Limits {
+  uint64_t max_line_bytes = 1 << 20;
+  uint64_t max_connections = 10000;
+  std::chrono::milliseconds idle_timeout{300000}; // 0: never
+  std::chrono::milliseconds shutdown_timeout{10000};
+};
+
+struct SinkConfig {
+  std::string name;
+  Address address;
+  uint64_t max_buffer_bytes = 64 << 20; // all workers together
+  unsigned high_watermark_percent = 75; // of max_buffer_bytes
+  unsigned low_watermark_percent = 25;
+  uint64_t batch_bytes = 256 << 10; // the most one write carries
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{5000};
+  std::chrono::milliseconds connect_timeout{5000};
+  SourcePos pos; // where it was declared; empty file when it came from a flag
+};
+
+struct ListenerConfig {
+  std::string name;
+  Address address;
+  std::vector<std::string> rules; // specs for rules::loadRules; empty: the default pack
+  std::vector<std::string> sinks; // names of ProxyConfig::sinks
+  bool allow_public = false;      // a non-loopback bind must be asked for
+  SourcePos pos;
+  SourcePos listen_pos; // of the `listen:` value
+};
+
+struct ProxyConfig {
+  std::string source;   // the file it came from, or kDefaultConfigName
+  unsigned workers = 0; // 0: one per core
+  LogConfig log;
+  Limits limits;
+  std::vector<ListenerConfig> listeners;
+  std::vector<SinkConfig> sinks;
+
+  const SinkConfig* findSink(std::string_view name) const;
+};
+
+struct LoadOptions {
+  // Where `${env:NAME}` is read; tests replace it. Default: std::getenv.
+  std::function<const char*(const char*)> get_env;
+};
+
+Result<ProxyConfig> loadConfig(const std::string& path, const LoadOptions& = {});
+// `file_name` is used in messages and to resolve relative `${file:…}` paths.
+Result<ProxyConfig> loadConfigFromText(std::string_view text, std::string_view file_name,
+                                       const LoadOptions& = {});
+
+// Replaces `${env:NAME}` and `${file:PATH}` in `text`; `$$` is a literal `$`. A relative PATH is
+// resolved from `base_dir`. The error names the reference, never the value it would have had.
+Result<std::string> expandReferences(std::string_view text, const std::string& base_dir,
+                                     const LoadOptions& = {});
+
+// What `scrubproxy run` flags say. Flags win over the file:
+// - `--listen` (repeatable) replaces the listeners; each new one applies `--rules` (or the first
+//   file listener's rules) and feeds every sink;
+// - `--sink` (repeatable) replaces the sinks, and every listener feeds all of them;
+// - `--rules` (repeatable, loaded as one set) replaces every listener's rules;
+// - `--allow-public` allows a non-loopback bind for every listener.
+struct Overrides {
+  std::vector<std::string> listen;
+  std::vector<std::string> sinks;
+  std::vector<std::string> rules;
+  std::optional<unsigned> workers;
+  std::optional<std::string> log_level;
+  std::optional<LogFormat> log_format;
+  bool allow_public = false;
+};
+
+Status applyOverrides(ProxyConfig& config, const Overrides& overrides);
+
+// Whole-config checks that flags can change: at least one listener and one sink, every sink a
+// listener names exists, names unique, no two listeners on one address, and non-loopback binds
+// only where allowed.
+Status validateConfig(const ProxyConfig& config);
+
+// Whether an error from this module is about a sink address (`sinks.address:` in a file,
+// `--sink` on the command line): start-up reports those with their own exit code.
+bool isSinkAddressError(const Error& error);
+
+} // namespace scrub::config

@@ -1,0 +1,433 @@
+#include "proxy/server.h"
+
+#include <netdb.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+
+#include "proxy/logging.h"
+#include "rules/rule_loader.h"
+
+namespace scrub::proxy {
+namespace {
+
+// After the drain deadline, how long the workers get to close what they hold before the process
+// exits regardless (only a write stuck in a kernel call can take that long).
+constexpr uint64_t kHardDeadlineMs = 5000;
+
+std::string specsText(const std::vector<std::string>& specs) {
+  if (specs.empty()) {
+    return "openfn-retry-ids";
+  }
+  std::string text;
+  for (const auto& spec : specs) {
+    text += (text.empty() ? "" : ",") + spec;
+  }
+  return text;
+}
+
+} // namespace
+
+struct Server::Totals {
+  uint64_t lines_in = 0;
+  uint64_t lines_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  std::array<uint64_t, filters::kDropReasonCount> dropped{};
+  struct Sink {
+    uint64_t queued = 0, delivered = 0, overflow = 0, at_risk = 0, resent = 0, lost = 0,
+             undelivered = 0, connects = 0, failures = 0;
+  };
+  std::vector<Sink> sinks;
+};
+
+Server::Server(config::ProxyConfig config) : config_(std::move(config)) {}
+
+Server::~Server() {
+  for (auto& thread : threads_) {
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+  releaseListeners();
+}
+
+void Server::releaseListeners() {
+  for (auto& bound : bound_) {
+    closeListener(bound);
+  }
+}
+
+std::vector<std::string> Server::boundUrls() const {
+  std::vector<std::string> urls;
+  for (const auto& bound : bound_) {
+    urls.push_back(bound.address.url());
+  }
+  return urls;
+}
+
+std::optional<StartFailure> Server::start() {
+  workers_ =
+      config_.workers != 0 ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  // Rules first: a rule file that does not load stops start-up before any socket exists.
+  for (const auto& listener : config_.listeners) {
+    auto loaded = rules::loadRules(listener.rules);
+    if (!loaded.ok()) {
+      return StartFailure{ExitCode::RulesInvalid, loaded.error().message + " (rules of listener '" +
+                                                      listener.name + "' not loaded)"};
+    }
+    for (const auto& warning : loaded->warnings) {
+      rulesLog().warn("{}", warning.str());
+    }
+    rule_slots_.push_back(std::make_unique<RuleSlot>(listener.rules, loaded->rules));
+  }
+
+  for (const auto& sink : config_.sinks) {
+    const SinkQueueLimits limits = shardLimits(sink, workers_);
+    if (limits.max_bytes < 2 * kReadHeadroom) {
+      return StartFailure{ExitCode::ConfigInvalid,
+                          (sink.pos.file.empty() ? std::string("--sink") : sink.pos.str()) +
+                              ": sink '" + sink.name + "': max_buffer_bytes leaves " +
+                              std::to_string(limits.max_bytes >> 10) + "KiB to each of " +
+                              std::to_string(workers_) + " workers; at least " +
+                              std::to_string((2 * kReadHeadroom) >> 10) + "KiB each is needed"};
+    }
+    if (sink.address.kind == config::Address::Kind::Tcp) {
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* result = nullptr;
+      const int rc = ::getaddrinfo(sink.address.host.c_str(), nullptr, &hints, &result);
+      if (result != nullptr) {
+        ::freeaddrinfo(result);
+      }
+      // A name that does not exist will not start to; a DNS server that is not answering yet
+      // may, so only the first stops start-up.
+      if (rc == EAI_NONAME) {
+        return StartFailure{ExitCode::SinkInvalid, "sink '" + sink.name + "': cannot resolve '" +
+                                                       sink.address.host + "' in " +
+                                                       sink.address.url()};
+      }
+    }
+  }
+
+  for (const auto& listener : config_.listeners) {
+    auto bound = bindListener(listener.address, workers_);
+    if (!bound.ok()) {
+      releaseListeners();
+      bound_.clear();
+      return StartFailure{ExitCode::ListenFailed,
+                          bound.error().message + " (listener '" + listener.name + "')"};
+    }
+    bound_.push_back(std::move(bound).value());
+  }
+
+  shared_ = std::make_unique<WorkerShared>();
+  shared_->config = &config_;
+  for (auto& slot : rule_slots_) {
+    shared_->rule_slots.push_back(slot.get());
+  }
+  for (const auto& sink : config_.sinks) {
+    if (sink.address.kind == config::Address::Kind::Stdout && !stdout_writer_) {
+      stdout_writer_ = std::make_unique<StdoutWriter>(STDOUT_FILENO);
+    }
+  }
+  shared_->stdout_writer = stdout_writer_.get();
+  shared_->workers = workers_;
+  shared_->on_finished = [this](unsigned) {
+    finished_workers_.fetch_add(1);
+    wakeMainLoop();
+  };
+
+  const std::vector<std::string> urls = boundUrls();
+  for (unsigned i = 0; i < workers_; ++i) {
+    std::vector<int> fds;
+    for (auto& bound : bound_) {
+      fds.push_back(bound.fds[i]);
+      bound.fds[i] = -1; // the worker owns it now
+    }
+    auto worker = std::make_unique<Worker>(i, *shared_);
+    auto status = worker->init(fds, urls);
+    if (!status.ok()) {
+      for (auto& ready : worker_objects_) {
+        ready->closeUnstarted();
+      }
+      worker_objects_.clear();
+      releaseListeners();
+      return StartFailure{ExitCode::ListenFailed, status.error().message};
+    }
+    worker_objects_.push_back(std::move(worker));
+  }
+  return std::nullopt;
+}
+
+int Server::run() {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, onAsync);
+  async_.data = this;
+  {
+    std::lock_guard lock(async_mutex_);
+    async_ready_ = true;
+  }
+  for (auto* signal : {&sigterm_, &sigint_, &sighup_}) {
+    uv_signal_init(&loop_, signal);
+    signal->data = this;
+  }
+  uv_signal_start(&sigterm_, onSignal, SIGTERM);
+  uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sighup_, onSignal, SIGHUP);
+  uv_timer_init(&loop_, &stats_timer_);
+  stats_timer_.data = this;
+  uv_timer_init(&loop_, &deadline_);
+  deadline_.data = this;
+  if (const auto interval = static_cast<uint64_t>(config_.log.stats_interval.count());
+      interval > 0) {
+    uv_timer_start(&stats_timer_, onStatsTimer, interval, interval);
+  }
+  started_ms_ = uv_now(&loop_);
+
+  if (stdout_writer_) {
+    stdout_writer_->start();
+  }
+  for (auto& worker : worker_objects_) {
+    Worker* raw = worker.get();
+    threads_.emplace_back([raw] { raw->run(); });
+  }
+  proxyLog().info("scrubproxy started: pid {}, {} workers, config {}", ::getpid(), workers_,
+                  config_.source);
+  for (size_t i = 0; i < config_.listeners.size(); ++i) {
+    const auto& listener = config_.listeners[i];
+    const auto rules = rule_slots_[i]->get();
+    std::string sinks;
+    for (const auto& name : listener.sinks) {
+      const auto* sink = config_.findSink(name);
+      sinks += (sinks.empty() ? "" : ", ") + name + " (" + sink->address.url() + ")";
+    }
+    proxyLog().info("listening on {} (listener '{}', rules '{}' from {}, sinks {})",
+                    bound_[i].address.url(), listener.name, rules->name, specsText(listener.rules),
+                    sinks);
+  }
+  // A stop asked for before the loop ran (requestStop from another thread) is seen now.
+  if (stop_requested_.load()) {
+    wakeMainLoop();
+  }
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  for (auto& thread : threads_) {
+    thread.join();
+  }
+  threads_.clear();
+  int exit_code = static_cast<int>(ExitCode::Ok);
+  for (const auto& worker : worker_objects_) {
+    if (worker->loopCloseResult() != 0) {
+      exit_code = static_cast<int>(ExitCode::Failure);
+    }
+  }
+  const Totals t = totals();
+  uint64_t undelivered = 0;
+  for (const auto& sink : t.sinks) {
+    undelivered += sink.undelivered + sink.lost;
+  }
+  logStats("final", /*always=*/true);
+  const int loop_rc = uv_loop_close(&loop_);
+  if (loop_rc != 0) {
+    proxyLog().error("main event loop closed with handles still open ({})", uv_strerror(loop_rc));
+    exit_code = static_cast<int>(ExitCode::Failure);
+  }
+  releaseListeners();
+  if (undelivered > 0) {
+    proxyLog().warn("stopped with {} lines not delivered (see the final sink stats above)",
+                    undelivered);
+  }
+  proxyLog().info("stopped: lines_in={} forwarded={} not_delivered={} exit={}", t.lines_in,
+                  t.lines_out, undelivered, exit_code);
+  return exit_code;
+}
+
+void Server::requestStop() {
+  stop_requested_.store(true);
+  wakeMainLoop();
+}
+
+void Server::wakeMainLoop() {
+  std::lock_guard lock(async_mutex_);
+  if (async_ready_) {
+    uv_async_send(&async_);
+  }
+}
+
+void Server::onSignal(uv_signal_t* signal, int signum) {
+  auto* self = static_cast<Server*>(signal->data);
+  if (signum == SIGHUP) {
+    self->reload();
+    return;
+  }
+  const char* name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (self->stopping_ && !self->aborted_) {
+    proxyLog().warn("{} again: giving up the drain", name);
+    onDeadline(&self->deadline_);
+    return;
+  }
+  self->beginStop(name);
+}
+
+void Server::onAsync(uv_async_t* async) {
+  auto* self = static_cast<Server*>(async->data);
+  if (self->stop_requested_.load() && !self->stopping_) {
+    self->beginStop("request");
+  }
+  if (self->finished_workers_.load() == self->workers_ && !self->finished_) {
+    self->finishRun();
+  }
+}
+
+void Server::beginStop(const char* why) {
+  if (stopping_) {
+    return;
+  }
+  stopping_ = true;
+  const auto deadline = static_cast<uint64_t>(config_.limits.shutdown_timeout.count());
+  proxyLog().info("stopping ({}): no new connections; draining queued lines to the sinks "
+                  "(deadline {}ms)",
+                  why, deadline);
+  uv_timer_stop(&stats_timer_);
+  uv_signal_stop(&sighup_);
+  for (auto& worker : worker_objects_) {
+    worker->requestStop();
+  }
+  uv_timer_start(&deadline_, onDeadline, deadline, 0);
+}
+
+void Server::onDeadline(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  if (self->aborted_ || self->finished_) {
+    return;
+  }
+  self->aborted_ = true;
+  proxyLog().warn("shutdown deadline passed: giving up what the sinks still hold");
+  for (auto& worker : self->worker_objects_) {
+    worker->requestAbort();
+  }
+  if (self->stdout_writer_) {
+    self->stdout_writer_->abort();
+  }
+  uv_timer_start(&self->deadline_, onHardDeadline, kHardDeadlineMs, 0);
+}
+
+void Server::onHardDeadline(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  self->logStats("final", /*always=*/true);
+  proxyLog().error("workers did not finish {}ms after the deadline (a write is stuck); exiting",
+                   kHardDeadlineMs);
+  spdlog::shutdown();
+  std::_Exit(static_cast<int>(ExitCode::Failure));
+}
+
+void Server::finishRun() {
+  finished_ = true;
+  if (stdout_writer_) {
+    stdout_writer_->stop();
+  }
+  {
+    std::lock_guard lock(async_mutex_);
+    async_ready_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+  for (auto* signal : {&sigterm_, &sigint_, &sighup_}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(signal), nullptr);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&stats_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+}
+
+void Server::reload() {
+  rulesLog().info("SIGHUP: reloading the rules of {} listeners", config_.listeners.size());
+  std::vector<rules::RuleSetPtr> fresh;
+  for (size_t i = 0; i < rule_slots_.size(); ++i) {
+    auto loaded = rules::loadRules(rule_slots_[i]->specs());
+    if (!loaded.ok()) {
+      rulesLog().error("{}", loaded.error().message);
+      rulesLog().error("rules reload failed (listener '{}'): every listener keeps its previous "
+                       "rules",
+                       config_.listeners[i].name);
+      return;
+    }
+    for (const auto& warning : loaded->warnings) {
+      rulesLog().warn("{}", warning.str());
+    }
+    fresh.push_back(loaded->rules);
+  }
+  for (size_t i = 0; i < rule_slots_.size(); ++i) {
+    rule_slots_[i]->set(fresh[i]);
+    rulesLog().info("rules reloaded: listener '{}' now uses '{}' ({}), fingerprint {}",
+                    config_.listeners[i].name, fresh[i]->name, specsText(rule_slots_[i]->specs()),
+                    fresh[i]->fingerprint().substr(0, 16));
+  }
+}
+
+Server::Totals Server::totals() const {
+  Totals t;
+  t.sinks.resize(config_.sinks.size());
+  for (const auto& worker : worker_objects_) {
+    WorkerStats& w = worker->stats();
+    t.lines_in += w.lines_in.get();
+    t.lines_out += w.lines_out.get();
+    t.bytes_in += w.bytes_in.get();
+    t.bytes_out += w.bytes_out.get();
+    t.accepted += w.connections_accepted.get();
+    t.rejected += w.connections_rejected.get();
+    for (size_t i = 0; i < t.dropped.size(); ++i) {
+      t.dropped[i] += w.dropped[i].get();
+    }
+    for (size_t s = 0; s < t.sinks.size(); ++s) {
+      SinkStats& stats = worker->sinkStats(s);
+      auto& sink = t.sinks[s];
+      sink.queued += stats.lines_queued.get();
+      sink.delivered += stats.lines_delivered.get();
+      sink.overflow += stats.lines_overflow.get();
+      sink.at_risk += stats.lines_at_risk.get();
+      sink.resent += stats.lines_resent.get();
+      sink.lost += stats.lines_lost.get();
+      sink.undelivered += stats.lines_undelivered.get();
+      sink.connects += stats.connects.get();
+      sink.failures += stats.failures.get();
+    }
+  }
+  return t;
+}
+
+void Server::logStats(const char* prefix, bool always) {
+  const Totals t = totals();
+  if (!always && t.lines_in == last_reported_lines_) {
+    return;
+  }
+  last_reported_lines_ = t.lines_in;
+  uint64_t dropped = 0;
+  std::string reasons;
+  for (size_t i = 1; i < t.dropped.size(); ++i) {
+    dropped += t.dropped[i];
+    reasons += " " + std::string(filters::kDropReasonNames[i]) + "=" + std::to_string(t.dropped[i]);
+  }
+  proxyLog().info("{} stats: lines_in={} forwarded={} dropped={} ({} ) bytes_in={} bytes_out={} "
+                  "connections_open={} accepted={} rejected={}",
+                  prefix, t.lines_in, t.lines_out, dropped, reasons, t.bytes_in, t.bytes_out,
+                  shared_ ? shared_->open_connections.load() : 0, t.accepted, t.rejected);
+  for (size_t s = 0; s < t.sinks.size(); ++s) {
+    const auto& sink = t.sinks[s];
+    sinkLog().info("{} sink '{}' ({}): queued={} delivered={} undelivered={} possibly_lost={} "
+                   "resent={} overflow={} lost={} connects={} failures={}",
+                   prefix, config_.sinks[s].name, config_.sinks[s].address.url(), sink.queued,
+                   sink.delivered, sink.undelivered, sink.at_risk, sink.resent, sink.overflow,
+                   sink.lost, sink.connects, sink.failures);
+  }
+}
+
+void Server::onStatsTimer(uv_timer_t* timer) {
+  static_cast<Server*>(timer->data)->logStats("periodic", /*always=*/false);
+}
+
+} // namespace scrub::proxy

@@ -1,0 +1,108 @@
+#pragma once
+
+// The running proxy: loads the rules, binds the listeners, starts the workers and the stdout
+// writer, and handles signals on the main thread's own uv loop.
+//
+// start() either prepares everything or leaves nothing open (one message line and an exit code
+// saying what to fix). run() then runs until SIGTERM/SIGINT: stop accepting, close client
+// connections (a partial line is counted as truncated), drain the sinks within
+// limits.shutdown_timeout, report what was not delivered, and return. A second signal gives up
+// the drain at once. SIGHUP reloads every listener's rules: all load, or none is swapped and the
+// old rules stay.
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/proxy_config.h"
+#include "proxy/listen_socket.h"
+#include "proxy/rule_slot.h"
+#include "proxy/stdout_writer.h"
+#include "proxy/worker.h"
+
+namespace scrub::proxy {
+
+// Exit codes of `scrubproxy run` (documented in the usage text).
+enum class ExitCode : int {
+  Ok = 0,
+  Failure = 1,       // a runtime failure (e.g. an event loop that did not close cleanly)
+  Usage = 2,         // unknown flag or bad flag value
+  ConfigInvalid = 3, // the config file or the combination of flags
+  RulesInvalid = 4,  // a rule file does not load (file:line:col)
+  SinkInvalid = 5,   // a sink address that cannot be used
+  ListenFailed = 6,  // a listen address in use, not permitted or not available
+};
+
+struct StartFailure {
+  ExitCode code;
+  std::string message; // one line
+};
+
+class Server {
+public:
+  explicit Server(config::ProxyConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  std::optional<StartFailure> start();
+  // Blocks until stopped; the exit code.
+  int run();
+  // Any thread: behave as on SIGTERM.
+  void requestStop();
+
+  unsigned workers() const { return workers_; }
+  // `tcp://127.0.0.1:41234`: the listeners' addresses with the ports actually bound.
+  std::vector<std::string> boundUrls() const;
+
+private:
+  struct Totals;
+
+  static void onSignal(uv_signal_t* signal, int signum);
+  static void onAsync(uv_async_t* async);
+  static void onStatsTimer(uv_timer_t* timer);
+  static void onDeadline(uv_timer_t* timer);
+  static void onHardDeadline(uv_timer_t* timer);
+
+  void wakeMainLoop();
+  void beginStop(const char* why);
+  void reload();
+  void finishRun();
+  Totals totals() const;
+  void logStats(const char* prefix, bool always);
+  void releaseListeners();
+
+  config::ProxyConfig config_;
+  unsigned workers_ = 1;
+  std::vector<std::unique_ptr<RuleSlot>> rule_slots_;
+  std::vector<BoundListener> bound_;
+  std::unique_ptr<StdoutWriter> stdout_writer_;
+  std::unique_ptr<WorkerShared> shared_;
+  std::vector<std::unique_ptr<Worker>> worker_objects_;
+  std::vector<std::thread> threads_;
+
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sighup_{};
+  uv_timer_t stats_timer_{};
+  uv_timer_t deadline_{};
+  std::mutex async_mutex_; // guards async_ready_ and every uv_async_send on async_
+  bool async_ready_ = false;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<unsigned> finished_workers_{0};
+  bool stopping_ = false;
+  bool aborted_ = false;
+  bool finished_ = false;
+  uint64_t started_ms_ = 0;
+  uint64_t last_reported_lines_ = ~uint64_t{0};
+};
+
+} // namespace scrub::proxy
