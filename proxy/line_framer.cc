@@ -15,17 +15,16 @@ void wipe(char* data, size_t n) {
   }
 }
 
-} // namespace
+}  // namespace
 
 LineFramer::LineFramer(size_t max_line_bytes, size_t read_chunk_bytes)
-    : max_line_bytes_(max_line_bytes), read_chunk_bytes_(read_chunk_bytes),
+    : max_line_bytes_(max_line_bytes),
+      read_chunk_bytes_(read_chunk_bytes),
       // A whole max-size line (+ '\r\n') and one read must fit, with padding behind them.
       capacity_(max_line_bytes + 2 + read_chunk_bytes + simdjson::SIMDJSON_PADDING),
       buffer_(new char[capacity_]()) {}
 
-LineFramer::~LineFramer() {
-  wipe(buffer_.get(), capacity_);
-}
+LineFramer::~LineFramer() { wipe(buffer_.get(), capacity_); }
 
 std::span<char> LineFramer::writable() {
   const size_t usable = capacity_ - simdjson::SIMDJSON_PADDING;
@@ -102,4 +101,4 @@ void LineFramer::finish(const Sink& sink) {
   discarding_ = false;
 }
 
-} // namespace scrub::proxy
+}  // namespace scrub::proxy

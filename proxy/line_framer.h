@@ -50,10 +50,10 @@ private:
   size_t read_chunk_bytes_;
   size_t capacity_;
   std::unique_ptr<char[]> buffer_;
-  size_t begin_ = 0;   // first byte of the pending partial line
-  size_t end_ = 0;     // one past the last byte received
-  size_t scanned_ = 0; // bytes from begin_ already known to hold no '\n'
+  size_t begin_ = 0;  // first byte of the pending partial line
+  size_t end_ = 0;    // one past the last byte received
+  size_t scanned_ = 0;  // bytes from begin_ already known to hold no '\n'
   bool discarding_ = false;
 };
 
-} // namespace scrub::proxy
+}  // namespace scrub::proxy

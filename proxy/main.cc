@@ -22,7 +22,7 @@ usage:
 Rules are files or shipped packs: openfn-retry-ids (default), pii-detectors, kobo-redact.
 )";
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
