@@ -239,13 +239,14 @@ struct LineFilter::Walk {
       if (auto error = value.get_object().get(object)) {
         return fail(error);
       }
-      for (auto field_result : object) {
-        od::field field;
-        std::string_view key;
-        bool verbatim = false;
-        if (auto error = std::move(field_result).get(field)) {
+      for (auto&& field_result : object) {
+        // Used in place: copying a field out of its result costs a store-forwarding stall.
+        if (auto error = field_result.error()) {
           return fail(error);
         }
+        od::field& field = field_result.value_unsafe();
+        std::string_view key;
+        bool verbatim = false;
         if (auto error = fieldKey(field, key, verbatim)) {
           return fail(error);
         }
@@ -263,7 +264,7 @@ struct LineFilter::Walk {
       if (auto error = value.get_array().get(array)) {
         return fail(error);
       }
-      for (auto element_result : array) {
+      for (auto&& element_result : array) {
         od::value element;
         if (auto error = std::move(element_result).get(element)) {
           return fail(error);
@@ -380,13 +381,14 @@ struct LineFilter::Walk {
     out.push_back('{');
     bool any = false;
     const bool top = ctx.node_depth == 0 && ctx.embed_level == 0;
-    for (auto field_result : object) {
-      od::field field;
-      std::string_view key;
-      bool verbatim = false;
-      if (auto error = std::move(field_result).get(field)) {
+    for (auto&& field_result : object) {
+      // Used in place: copying a field out of its result costs a store-forwarding stall.
+      if (auto error = field_result.error()) {
         return fail(error);
       }
+      od::field& field = field_result.value_unsafe();
+      std::string_view key;
+      bool verbatim = false;
       if (auto error = fieldKey(field, key, verbatim)) {
         return fail(error);
       }
@@ -459,11 +461,11 @@ struct LineFilter::Walk {
     const Ctx child{child_state, ctx.key, ctx.node_depth + 1, ctx.embed_level, ctx.mode, false};
     const size_t path_mark = pushIndex();
     bool any = false;
-    for (auto element_result : array) {
-      od::value element;
-      if (auto error = std::move(element_result).get(element)) {
+    for (auto&& element_result : array) {
+      if (auto error = element_result.error()) {
         return fail(error);
       }
+      od::value& element = element_result.value_unsafe();
       const size_t mark = out.size();
       if (any) {
         out.push_back(',');
@@ -708,6 +710,9 @@ struct LineFilter::Walk {
   }
 
   KeyVerdict keyVerdict(std::string_view key) {
+    if (!rules.key_only_set && !rules.value_set) {
+      return {};
+    }
     if (const KeyVerdict* known = f.key_verdicts_.find(key)) {
       return *known;
     }

@@ -24,7 +24,12 @@ std::string_view actionName(Action action) {
 }
 
 bool RuleSet::envelope_key(std::string_view key) const {
-  return std::find(envelope.begin(), envelope.end(), key) != envelope.end();
+  for (const auto& name : envelope) {
+    if (name.size() == key.size() && (key.empty() || name[0] == key[0]) && name == key) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Status RuleSet::finalize() {
