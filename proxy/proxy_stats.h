@@ -35,7 +35,8 @@ struct SinkStats {
   Counter lines_lost;        // certainly not delivered: the sink failed for good (stdout closed)
   Counter lines_undelivered; // still held when the shutdown deadline passed
   Counter connects;
-  Counter failures;
+  Counter connect_failures; // attempts that did not connect
+  Counter failures;         // established connections that failed
 };
 
 // What one worker's connections and filters did.

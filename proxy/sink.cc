@@ -203,6 +203,7 @@ void TcpSinkShard::onConnect(uv_connect_t* req, int status) {
 
 void TcpSinkShard::connectFailed(int status) {
   ++failed_attempts_;
+  stats_.connect_failures.add();
   // The first failure in a row is worth a warning; the retries that follow are not.
   if (failed_attempts_ == 1) {
     sinkLog().warn("{}: cannot connect to {}: {}; holding up to {} and retrying", label(),

@@ -49,7 +49,10 @@ bool SinkQueue::push(std::string_view line) {
   if (heldBytes() + need > limits_.max_bytes) {
     return false;
   }
-  if (chunks_.empty() || chunks_.back().bytes.size() + need > chunks_.back().bytes.capacity()) {
+  // Appending must never reallocate a chunk (a copy of payload would be left behind in freed
+  // memory), and chunks stay near chunk_bytes so a write can take a few at a time.
+  if (chunks_.empty() || chunks_.back().bytes.size() + need >
+                             std::min(chunks_.back().bytes.capacity(), limits_.chunk_bytes)) {
     chunks_.push_back(newChunk(need));
   }
   SinkChunk& tail = chunks_.back();
