@@ -17,7 +17,7 @@
 namespace {
 
 struct Corpus {
-  std::string bytes;  // lines, each followed by '\n', then simdjson padding
+  std::string bytes; // lines, each followed by '\n', then simdjson padding
   std::vector<std::string_view> lines;
   std::vector<std::vector<std::string>> canaries;
   size_t payload_bytes = 0;
@@ -154,7 +154,7 @@ void BM_SimdjsonOnDemandIterate(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.payload_bytes));
 }
 
-}  // namespace
+} // namespace
 
 BENCHMARK(BM_SimdjsonDomParse);
 BENCHMARK(BM_SimdjsonOnDemandIterate);

@@ -14,12 +14,12 @@
 namespace scrub::filters {
 
 struct KeepRuleCounters {
-  uint64_t kept = 0;             // values this rule let through
-  uint64_t contract_failed = 0;  // values on its path whose text broke its value contract
+  uint64_t kept = 0;            // values this rule let through
+  uint64_t contract_failed = 0; // values on its path whose text broke its value contract
 };
 
 struct DetectorCounters {
-  uint64_t hits = 0;  // fields (or keys) it fired on
+  uint64_t hits = 0; // fields (or keys) it fired on
   uint64_t removed = 0;
   uint64_t masked = 0;
   uint64_t hashed = 0;
@@ -31,9 +31,9 @@ struct FilterCounters {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::array<uint64_t, kDropReasonCount> dropped{};
-  uint64_t fields_unmatched = 0;  // allowlist: removed because no keep rule names them
-  uint64_t fields_exempt = 0;     // redact: passed untouched because a keep rule names them
-  uint64_t embedded_json = 0;     // string values decoded and filtered as JSON
+  uint64_t fields_unmatched = 0; // allowlist: removed because no keep rule names them
+  uint64_t fields_exempt = 0;    // redact: passed untouched because a keep rule names them
+  uint64_t embedded_json = 0;    // string values decoded and filtered as JSON
   std::vector<KeepRuleCounters> keep;
   std::vector<DetectorCounters> detectors;
 
@@ -50,4 +50,4 @@ struct FilterCounters {
   }
 };
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

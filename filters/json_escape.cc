@@ -45,4 +45,4 @@ void appendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

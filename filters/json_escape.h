@@ -10,4 +10,4 @@ namespace scrub::filters {
 
 void appendJsonString(std::string& out, std::string_view text);
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

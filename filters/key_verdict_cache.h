@@ -14,8 +14,8 @@
 namespace scrub::filters {
 
 struct KeyVerdict {
-  int key_detector = -1;   // key-only detector that denies this key, or -1
-  int data_detector = -1;  // value detector that finds data in the key text itself, or -1
+  int key_detector = -1;  // key-only detector that denies this key, or -1
+  int data_detector = -1; // value detector that finds data in the key text itself, or -1
 };
 
 class KeyVerdictCache {
@@ -65,4 +65,4 @@ private:
   uint64_t rules_id_ = 0;
 };
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

@@ -20,9 +20,9 @@ using rules::RuleSet;
 using StateId = PathAutomaton::StateId;
 
 enum class Mode : uint8_t {
-  Guided,  // allowlist: only what keep rules reach is written
-  Scan,    // everything is written after the detectors ran over it
-  Copy,    // redact policy, a keep rule exempts the subtree: written as it is (still validated)
+  Guided, // allowlist: only what keep rules reach is written
+  Scan,   // everything is written after the detectors ran over it
+  Copy,   // redact policy, a keep rule exempts the subtree: written as it is (still validated)
 };
 
 enum class Out : uint8_t { Dropped, Written, Failed };
@@ -104,7 +104,7 @@ bool looksLikeJsonContainer(std::string_view text) {
   return (text[b] == '{' && text[e - 1] == '}') || (text[b] == '[' && text[e - 1] == ']');
 }
 
-}  // namespace
+} // namespace
 
 std::string_view decisionName(Decision decision) {
   switch (decision) {
@@ -135,7 +135,7 @@ std::string_view decisionName(Decision decision) {
 }
 
 struct LineFilter::Embedded {
-  std::string buffer;  // the decoded string, padded for simdjson
+  std::string buffer; // the decoded string, padded for simdjson
   od::parser parser;
   simdjson::dom::parser validator;
   std::string out;
@@ -144,12 +144,12 @@ struct LineFilter::Embedded {
 // One line's walk. Holds the references the recursive functions share; lives on the stack.
 struct LineFilter::Walk {
   struct Ctx {
-    StateId state;                  // keep-path automaton state at this node
-    std::string_view key;           // nearest enclosing object key, for detectors with `keys`
-    size_t node_depth;              // 0 for the line's object
-    int embed_level;                // strings-within-strings decoded so far
+    StateId state;        // keep-path automaton state at this node
+    std::string_view key; // nearest enclosing object key, for detectors with `keys`
+    size_t node_depth;    // 0 for the line's object
+    int embed_level;      // strings-within-strings decoded so far
     Mode mode;
-    bool is_field;                  // the value of an object member: key checks apply
+    bool is_field; // the value of an object member: key checks apply
   };
 
   LineFilter& f;
@@ -157,7 +157,7 @@ struct LineFilter::Walk {
   FilterCounters& counters;
   FilterTrace* trace;
   DropReason failure = DropReason::None;
-  size_t top_content = 0;  // top-level fields written that are not envelope
+  size_t top_content = 0; // top-level fields written that are not envelope
 
   Out fail(simdjson::error_code error) {
     failure = reasonFor(error);
@@ -202,7 +202,8 @@ struct LineFilter::Walk {
     verbatim = false;
     const char* begin = field.key().raw();
     const char* end = field.value().raw_json_token().data();
-    while (end > begin && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) {
+    while (end > begin &&
+           (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) {
       --end;
     }
     if (end > begin && end[-1] == ':') {
@@ -518,15 +519,16 @@ struct LineFilter::Walk {
 
     const PathAutomaton::StateInfo& info = rules.paths.info(ctx.state);
     const bool accepted = !info.accepted.empty();
-    const int free_rule = info.first_free;  // an accepting keep rule without a value contract
-    const bool alive = info.alive;          // some keep rule may still match below this node
+    const int free_rule = info.first_free; // an accepting keep rule without a value contract
+    const bool alive = info.alive;         // some keep rule may still match below this node
 
     if (rules.policy == Policy::Redact && accepted) {
       if (free_rule >= 0) {
         ++counters.keep[free_rule].kept;
         ++counters.fields_exempt;
         report(Decision::Exempt, rules.keep[free_rule].name);
-        const Ctx copy{PathAutomaton::kDead, ctx.key, ctx.node_depth, ctx.embed_level, Mode::Copy, false};
+        const Ctx copy{PathAutomaton::kDead, ctx.key,    ctx.node_depth,
+                       ctx.embed_level,      Mode::Copy, false};
         return container ? walkContainer(value, type, copy, out) : copyScalar(value, type, out);
       }
       if (!container) {
@@ -821,7 +823,8 @@ struct LineFilter::Walk {
       first = first != nullptr ? first : &detector;
       f.text_scratch_.append(text.substr(copied, span.begin - copied));
       if (detector.action == Action::Hash) {
-        appendPseudonym(f.text_scratch_, *rules.hash_key, text.substr(span.begin, span.end - span.begin));
+        appendPseudonym(f.text_scratch_, *rules.hash_key,
+                        text.substr(span.begin, span.end - span.begin));
         ++counters.detectors[span.detector].hashed;
         decision = Decision::Hashed;
       } else {
@@ -893,8 +896,8 @@ DropReason LineFilter::filterCopy(std::string_view line, const rules::RuleSet& r
   }
   copy_buffer_.assign(line);
   copy_buffer_.append(simdjson::SIMDJSON_PADDING, '\0');
-  return filter(std::string_view(copy_buffer_.data(), line.size()), copy_buffer_.size(), rules,
-                out, counters, trace);
+  return filter(std::string_view(copy_buffer_.data(), line.size()), copy_buffer_.size(), rules, out,
+                counters, trace);
 }
 
 DropReason LineFilter::filter(std::string_view line, size_t capacity, const rules::RuleSet& rules,
@@ -932,8 +935,12 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
   }
   key_verdicts_.useRules(rules.id);
   Walk walk{*this, rules, counters, trace};
-  const Walk::Ctx root{rules.paths.start(), {}, 0, 0,
-                       rules.policy == Policy::Allowlist ? Mode::Guided : Mode::Scan, false};
+  const Walk::Ctx root{rules.paths.start(),
+                       {},
+                       0,
+                       0,
+                       rules.policy == Policy::Allowlist ? Mode::Guided : Mode::Scan,
+                       false};
   const Out result = walk.walkObject(object, root, out);
   if (result == Out::Failed) {
     return drop(walk.failure);
@@ -954,4 +961,4 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
   return DropReason::None;
 }
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

@@ -37,17 +37,17 @@ struct FilterLimits {
 
 // What happened to one field, for `explain`.
 enum class Decision : uint8_t {
-  Kept,             // a keep rule let it through (detectors found nothing)
-  Exempt,           // redact policy: a keep rule names it, detectors skipped
-  Passed,           // redact policy: detectors found nothing
-  Unmatched,        // allowlist: no keep rule names it
-  ContractFailed,   // a keep rule names it but its value broke the contract
-  DeniedByKey,      // a key detector fired
-  KeyCarriesData,   // the key itself matched a value detector
-  Masked,           // a detector fired; matched text masked
-  Hashed,           // a detector fired; matched text replaced by a pseudonym
+  Kept,           // a keep rule let it through (detectors found nothing)
+  Exempt,         // redact policy: a keep rule names it, detectors skipped
+  Passed,         // redact policy: detectors found nothing
+  Unmatched,      // allowlist: no keep rule names it
+  ContractFailed, // a keep rule names it but its value broke the contract
+  DeniedByKey,    // a key detector fired
+  KeyCarriesData, // the key itself matched a value detector
+  Masked,         // a detector fired; matched text masked
+  Hashed,         // a detector fired; matched text replaced by a pseudonym
   RemovedByDetector,
-  EmbeddedJson,     // a string decoded as JSON and filtered inside
+  EmbeddedJson, // a string decoded as JSON and filtered inside
 };
 
 std::string_view decisionName(Decision decision);
@@ -88,7 +88,7 @@ private:
 
   FilterLimits limits_;
   simdjson::ondemand::parser parser_;
-  simdjson::dom::parser validator_;  // only for telling non-objects from invalid JSON
+  simdjson::dom::parser validator_; // only for telling non-objects from invalid JSON
   std::string copy_buffer_;
   std::vector<rules::MatchSpan> spans_;
   std::vector<int> set_hits_;
@@ -99,4 +99,4 @@ private:
   bool trace_values_ = false;
 };
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

@@ -21,4 +21,4 @@ void appendPseudonym(std::string& out, const rules::HashKey& key, std::string_vi
   out.push_back(']');
 }
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

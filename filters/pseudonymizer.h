@@ -15,4 +15,4 @@ namespace scrub::filters {
 // Appends "[HMAC:<key id>:<32 hex digits>]" (the first 128 bits of the MAC) to `out`.
 void appendPseudonym(std::string& out, const rules::HashKey& key, std::string_view text);
 
-}  // namespace scrub::filters
+} // namespace scrub::filters

@@ -11,4 +11,4 @@ const BuiltinPack* findBuiltinPack(std::string_view name) {
   return nullptr;
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -9,7 +9,7 @@
 namespace scrub::rules {
 
 struct BuiltinPack {
-  std::string_view name;  // file name without .yaml
+  std::string_view name; // file name without .yaml
   std::string_view text;
 };
 
@@ -20,4 +20,4 @@ const BuiltinPack* findBuiltinPack(std::string_view name);
 
 inline constexpr std::string_view kDefaultPack = "openfn-retry-ids";
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -27,4 +27,4 @@ bool findDetectorSpans(const Detector& detector, int detector_index, std::string
   return found;
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

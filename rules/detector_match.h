@@ -13,7 +13,7 @@ namespace scrub::rules {
 
 struct MatchSpan {
   size_t begin = 0;
-  size_t end = 0;  // one past the last byte
+  size_t end = 0; // one past the last byte
   int detector = 0;
 };
 
@@ -22,4 +22,4 @@ struct MatchSpan {
 bool findDetectorSpans(const Detector& detector, int detector_index, std::string_view text,
                        std::vector<MatchSpan>& spans);
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -18,4 +18,4 @@ std::string sha256Hex(std::string_view bytes) {
   return hex;
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

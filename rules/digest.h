@@ -10,4 +10,4 @@ namespace scrub::rules {
 
 std::string sha256Hex(std::string_view bytes);
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

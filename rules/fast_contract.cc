@@ -6,10 +6,10 @@ namespace scrub::rules {
 namespace {
 
 bool isLiteralChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '/' || c == '-' || c == ' ' || c == ':' || c == '@' || c == '#' ||
-         c == '=' || c == ',' || c == '\'' || c == '<' || c == '>' || c == '%' || c == '&' ||
-         c == '!' || c == '~' || c == '`' || c == ';' || c == '"';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '/' || c == '-' || c == ' ' || c == ':' || c == '@' || c == '#' || c == '=' ||
+         c == ',' || c == '\'' || c == '<' || c == '>' || c == '%' || c == '&' || c == '!' ||
+         c == '~' || c == '`' || c == ';' || c == '"';
 }
 
 // `{m}` or `{m,n}` at the start of `s`; advances past it.
@@ -45,7 +45,7 @@ bool consume(std::string_view& s, std::string_view prefix) {
   return true;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<FastContract> FastContract::recognise(std::string_view pattern) {
   std::string_view p = pattern;
@@ -128,4 +128,4 @@ bool FastContract::matches(std::string_view text) const {
   return true;
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

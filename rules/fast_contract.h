@@ -23,9 +23,9 @@ public:
 private:
   enum class Kind { Literals, Digits } kind_ = Kind::Literals;
   std::vector<std::string> literals_;
-  bool first_nonzero_ = false;  // Digits: first digit in 1-9 (then min_/max_ count the rest)
+  bool first_nonzero_ = false; // Digits: first digit in 1-9 (then min_/max_ count the rest)
   size_t min_ = 0;
   size_t max_ = 0;
 };
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

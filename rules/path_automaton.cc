@@ -40,7 +40,7 @@ Result<PathAutomaton> PathAutomaton::build(const std::vector<PathPattern>& patte
     return id;
   };
 
-  intern({});  // kDead
+  intern({}); // kDead
   std::vector<PathMatcher::State> scratch;
   nfa.start(scratch);
   dfa.start_ = intern(scratch);
@@ -50,7 +50,7 @@ Result<PathAutomaton> PathAutomaton::build(const std::vector<PathPattern>& patte
       return Error{"keep paths need more than " + std::to_string(max_states) +
                    " automaton states; simplify the `**` and `*` patterns"};
     }
-    const std::vector<PathMatcher::State> set = sets[id];  // copy: `sets` grows below
+    const std::vector<PathMatcher::State> set = sets[id]; // copy: `sets` grows below
     State state;
     nfa.forEachAccepted(set, [&](uint32_t rule) { state.info.accepted.push_back(rule); });
     std::sort(state.info.accepted.begin(), state.info.accepted.end());
@@ -85,4 +85,4 @@ void PathAutomaton::markContracts(const std::vector<bool>& has_contract) {
   }
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

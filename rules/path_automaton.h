@@ -18,12 +18,12 @@ namespace scrub::rules {
 class PathAutomaton {
 public:
   using StateId = uint32_t;
-  static constexpr StateId kDead = 0;  // no keep rule can match here or below
+  static constexpr StateId kDead = 0; // no keep rule can match here or below
 
   struct StateInfo {
-    std::vector<uint32_t> accepted;  // keep rules matching this node, in rule order
-    int first_free = -1;             // first accepted rule without a value contract
-    bool alive = false;              // some rule may still match below this node
+    std::vector<uint32_t> accepted; // keep rules matching this node, in rule order
+    int first_free = -1;            // first accepted rule without a value contract
+    bool alive = false;             // some rule may still match below this node
   };
 
   // Fails when the patterns need more than `max_states` DFA states (pathological rule sets).
@@ -37,8 +37,7 @@ public:
     const State& s = states_[state];
     for (const auto& [literal, next] : s.literals) {
       // Length and first byte settle almost every mismatch without a call to memcmp.
-      if (literal.size() == key.size() && (key.empty() || literal[0] == key[0]) &&
-          literal == key) {
+      if (literal.size() == key.size() && (key.empty() || literal[0] == key[0]) && literal == key) {
         return next;
       }
     }
@@ -63,4 +62,4 @@ private:
   StateId start_ = kDead;
 };
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -73,4 +73,4 @@ void PathMatcher::stepIndex(std::span<const State> from, std::vector<State>& out
   }
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

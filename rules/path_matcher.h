@@ -47,8 +47,8 @@ public:
 
 private:
   struct Node {
-    PathSegment::Kind kind = PathSegment::Kind::Key;  // of the segment to consume next
-    bool accepting = false;                           // pattern fully consumed
+    PathSegment::Kind kind = PathSegment::Kind::Key; // of the segment to consume next
+    bool accepting = false;                          // pattern fully consumed
     uint32_t rule = 0;
     std::string key;
   };
@@ -59,4 +59,4 @@ private:
   std::vector<State> starts_;
 };
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

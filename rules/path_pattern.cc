@@ -17,7 +17,7 @@ bool needsQuotes(std::string_view key) {
   return false;
 }
 
-}  // namespace
+} // namespace
 
 bool PathPattern::isLiteral() const {
   for (const auto& s : segments) {
@@ -39,7 +39,7 @@ Result<PathPattern> parsePathPattern(std::string_view text) {
     return Error{"path is empty"};
   }
   size_t i = 0;
-  bool expect_segment = true;  // at the start and after '.'
+  bool expect_segment = true; // at the start and after '.'
   while (i < text.size()) {
     const char c = text[i];
     if (c == '[') {
@@ -138,7 +138,9 @@ void appendPathKey(std::string& path, std::string_view key) {
   path.push_back('"');
 }
 
-void appendPathIndex(std::string& path) { path.append("[]"); }
+void appendPathIndex(std::string& path) {
+  path.append("[]");
+}
 
 bool pathCovers(const PathPattern& outer, const PathPattern& inner, bool outer_covers_subtree) {
   using Kind = PathSegment::Kind;
@@ -163,7 +165,7 @@ bool pathCovers(const PathPattern& outer, const PathPattern& inner, bool outer_c
     const auto& y = b[j];
     switch (y.kind) {
     case Kind::AnyDepth:
-      return false;  // only `**` absorbs `**`, handled above
+      return false; // only `**` absorbs `**`, handled above
     case Kind::Key:
       if ((x.kind == Kind::Key && x.key == y.key) || x.kind == Kind::AnyKey) {
         return covers(i + 1, j + 1);
@@ -178,4 +180,4 @@ bool pathCovers(const PathPattern& outer, const PathPattern& inner, bool outer_c
   return covers(0, 0);
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -18,14 +18,14 @@ namespace scrub::rules {
 struct PathSegment {
   enum class Kind : uint8_t { Key, AnyKey, AnyIndex, AnyDepth };
   Kind kind = Kind::Key;
-  std::string key;  // only for Kind::Key, unescaped
+  std::string key; // only for Kind::Key, unescaped
 
   bool operator==(const PathSegment&) const = default;
 };
 
 struct PathPattern {
   std::vector<PathSegment> segments;
-  std::string text;  // as written, for messages
+  std::string text; // as written, for messages
 
   // True when every segment is a plain key (no wildcard): such paths need no search.
   bool isLiteral() const;
@@ -45,4 +45,4 @@ void appendPathIndex(std::string& path);
 // everything under it).
 bool pathCovers(const PathPattern& outer, const PathPattern& inner, bool outer_covers_subtree);
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

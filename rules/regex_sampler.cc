@@ -26,8 +26,8 @@ struct Node {
   enum class Kind { Alternation, Sequence, Repeat, CharSet, Empty } kind = Kind::Empty;
   std::vector<std::unique_ptr<Node>> children;
   int min = 0;
-  int max = 0;  // -1: unbounded
-  std::vector<char> chars;  // for CharSet: the characters to draw from
+  int max = 0;             // -1: unbounded
+  std::vector<char> chars; // for CharSet: the characters to draw from
 };
 using NodePtr = std::unique_ptr<Node>;
 
@@ -147,7 +147,7 @@ private:
         return atom_node;
       }
       if (pos_ < text_.size() && text_[pos_] == '?') {
-        ++pos_;  // lazy: same language
+        ++pos_; // lazy: same language
       }
       auto repeat = std::make_unique<Node>();
       repeat->kind = Node::Kind::Repeat;
@@ -218,7 +218,7 @@ private:
       const char e = text_[pos_ + 1];
       pos_ += 2;
       if (e == 'b' || e == 'B' || e == 'A' || e == 'z') {
-        return nullptr;  // zero-width
+        return nullptr; // zero-width
       }
       if (std::string_view("dwsDWS").find(e) != std::string_view::npos) {
         bool ok = true;
@@ -227,7 +227,7 @@ private:
         return charset(std::move(chars));
       }
       if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) {
-        ok_ = false;  // \p{..}, \x.., back-references: not sampled
+        ok_ = false; // \p{..}, \x.., back-references: not sampled
         return nullptr;
       }
       return charset({e});
@@ -293,7 +293,7 @@ private:
       ok_ = false;
       return nullptr;
     }
-    ++pos_;  // ']'
+    ++pos_; // ']'
     std::vector<char> chars;
     for (int x = 0x20; x < 0x7f; ++x) {
       if (in[x] != negate) {
@@ -346,7 +346,7 @@ void draw(const Node& node, Random& random, int max_repeat, std::string& out) {
   }
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::vector<std::string>> sampleRegex(std::string_view pattern, size_t count,
                                                     uint64_t seed, int max_repeat) {
@@ -366,4 +366,4 @@ std::optional<std::vector<std::string>> sampleRegex(std::string_view pattern, si
   return samples;
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

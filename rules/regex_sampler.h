@@ -19,4 +19,4 @@ namespace scrub::rules {
 std::optional<std::vector<std::string>> sampleRegex(std::string_view pattern, size_t count,
                                                     uint64_t seed, int max_repeat = 4);
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

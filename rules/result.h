@@ -21,7 +21,7 @@ struct SourcePos {
 };
 
 struct Error {
-  std::string message;  // already carries "file:line:col: " when it concerns a file
+  std::string message; // already carries "file:line:col: " when it concerns a file
 
   static Error at(const SourcePos& pos, const std::string& what) {
     return Error{pos.str() + ": " + what};
@@ -53,4 +53,4 @@ private:
 struct Ok {};
 using Status = Result<Ok>;
 
-}  // namespace scrub
+} // namespace scrub

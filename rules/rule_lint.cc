@@ -47,7 +47,7 @@ const std::string* lastLiteralKey(const KeepRule& rule) {
 
 void lintContractsAgainstDetectors(const RuleSet& rules, std::vector<LintFinding>& findings) {
   if (rules.policy != Policy::Allowlist) {
-    return;  // in redact mode a kept field is exempt from detectors: nothing can eat it
+    return; // in redact mode a kept field is exempt from detectors: nothing can eat it
   }
   for (const auto& keep : rules.keep) {
     if (!keep.value) {
@@ -109,7 +109,7 @@ void lintShadowedKeeps(const RuleSet& rules, std::vector<LintFinding>& findings)
         continue;
       }
       if (a > b && keepCovers(inner, outer)) {
-        continue;  // two rules with the same effect: the later one is reported, not both
+        continue; // two rules with the same effect: the later one is reported, not both
       }
       findings.push_back({inner.pos, inner.name + " is shadowed by " + outer.name + " (" +
                                          outer.pos.str() + "), which already keeps " +
@@ -136,8 +136,7 @@ void lintUnreachableKeeps(const RuleSet& rules, std::vector<LintFinding>& findin
         if (detector.keyOnly() && RE2::PartialMatch(segments[i].key, *detector.keys)) {
           findings.push_back({keep.pos, keep.name + " can never keep anything: deny '" +
                                             detector.name + "' (" + detector.pos.str() +
-                                            ") removes key '" + segments[i].key +
-                                            "' on its path"});
+                                            ") removes key '" + segments[i].key + "' on its path"});
           i = segments.size();
           break;
         }
@@ -146,7 +145,7 @@ void lintUnreachableKeeps(const RuleSet& rules, std::vector<LintFinding>& findin
   }
 }
 
-}  // namespace
+} // namespace
 
 std::vector<LintFinding> lintRuleSet(const RuleSet& rules) {
   std::vector<LintFinding> findings;
@@ -156,4 +155,4 @@ std::vector<LintFinding> lintRuleSet(const RuleSet& rules) {
   return findings;
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

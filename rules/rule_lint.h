@@ -15,4 +15,4 @@ namespace scrub::rules {
 
 std::vector<LintFinding> lintRuleSet(const RuleSet& rules);
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

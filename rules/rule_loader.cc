@@ -46,17 +46,17 @@ size_t editDistance(std::string_view a, std::string_view b) {
 }
 
 struct SourceText {
-  std::string name;  // as shown in messages
+  std::string name; // as shown in messages
   std::string text;
-  std::filesystem::path dir;  // for relative includes; empty for built-in packs
-  std::string identity;       // canonical path or builtin:name, for cycle detection
+  std::filesystem::path dir; // for relative includes; empty for built-in packs
+  std::string identity;      // canonical path or builtin:name, for cycle detection
 };
 
 // Settings that any loaded file may give, but no two may give differently.
 template <typename T> struct Setting {
   std::optional<T> value;
   SourcePos pos;
-  std::string text;  // as written, for the conflict message
+  std::string text; // as written, for the conflict message
 };
 
 class Loader {
@@ -97,8 +97,10 @@ public:
                                  !name.ends_with(".yaml") && !name.ends_with(".yml");
     if (explicit_builtin || looks_like_name) {
       if (const BuiltinPack* pack = findBuiltinPack(name)) {
-        return SourceText{"builtin:" + std::string(pack->name) + ".yaml", std::string(pack->text),
-                          {}, "builtin:" + std::string(pack->name)};
+        return SourceText{"builtin:" + std::string(pack->name) + ".yaml",
+                          std::string(pack->text),
+                          {},
+                          "builtin:" + std::string(pack->name)};
       }
     }
     std::string known;
@@ -106,8 +108,8 @@ public:
       known += (known.empty() ? "" : ", ") + std::string(pack.name);
     }
     failSpec(from, spec,
-             "no rules file '" + path.string() + "' and no shipped pack of that name (packs: " +
-                 known + ")");
+             "no rules file '" + path.string() +
+                 "' and no shipped pack of that name (packs: " + known + ")");
   }
 
 private:
@@ -216,11 +218,11 @@ private:
 
   void loadFile(const SourceText& source) {
     if (std::find(stack_.begin(), stack_.end(), source.identity) != stack_.end()) {
-      throw LoadFailure{Error{source.name + ": include cycle (" + source.identity +
-                              " includes itself)"}};
+      throw LoadFailure{
+          Error{source.name + ": include cycle (" + source.identity + " includes itself)"}};
     }
     if (!loaded_.insert(source.identity).second) {
-      return;  // a diamond include: its rules are in already
+      return; // a diamond include: its rules are in already
     }
     rules_->sources.push_back(RuleSource{source.name, sha256Hex(source.text)});
     stack_.push_back(source.identity);
@@ -237,8 +239,8 @@ private:
       fail(SourcePos{source.name, 1, 1}, "a rules file is a mapping with `version: 1`");
     }
     checkKeys(root, "",
-              {"version", "name", "description", "include", "policy", "action", "mask",
-               "hash_key", "drop_empty", "envelope", "keep", "deny"});
+              {"version", "name", "description", "include", "policy", "action", "mask", "hash_key",
+               "drop_empty", "envelope", "keep", "deny"});
     if (!root["version"]) {
       fail(SourcePos{source.name, 1, 1}, "missing `version: 1`");
     }
@@ -446,8 +448,8 @@ private:
       const std::string name = scalar(check, what + ": check");
       const auto validator = validatorByName(name);
       if (!validator) {
-        fail(posOf(check), what + ": check: unknown validator '" + name +
-                               "' (known: luhn, jmbg, iban)");
+        fail(posOf(check),
+             what + ": check: unknown validator '" + name + "' (known: luhn, jmbg, iban)");
       }
       if (!detector.pattern) {
         fail(posOf(check), what + ": check needs a 'pattern' whose matches it validates");
@@ -465,8 +467,8 @@ private:
   RuleSetPtr build() {
     RuleSet& rules = *rules_;
     rules.policy = policy_.value.value_or(Policy::Allowlist);
-    rules.default_action = action_.value.value_or(
-        rules.policy == Policy::Allowlist ? Action::Remove : Action::Mask);
+    rules.default_action =
+        action_.value.value_or(rules.policy == Policy::Allowlist ? Action::Remove : Action::Mask);
     if (mask_.value) {
       rules.mask_format = *mask_.value;
     }
@@ -529,7 +531,7 @@ Result<LoadedRules> loadSources(Loader& loader, const std::vector<SourceText>& r
   }
 }
 
-}  // namespace
+} // namespace
 
 Result<LoadedRules> loadRules(const std::vector<std::string>& specs, const LoadOptions& options) {
   Loader loader(options);
@@ -553,4 +555,4 @@ Result<LoadedRules> loadRulesFromText(std::string_view text, std::string_view fi
                                          path.parent_path(), std::string(file_name)}});
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -27,7 +27,7 @@ struct LintFinding {
 
 struct LoadedRules {
   RuleSetPtr rules;
-  std::vector<LintFinding> warnings;  // from lintRuleSet(); the rules load regardless
+  std::vector<LintFinding> warnings; // from lintRuleSet(); the rules load regardless
 };
 
 struct LoadOptions {
@@ -42,4 +42,4 @@ Result<LoadedRules> loadRules(const std::vector<std::string>& specs, const LoadO
 Result<LoadedRules> loadRulesFromText(std::string_view text, std::string_view file_name,
                                       const LoadOptions& = {});
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

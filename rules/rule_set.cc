@@ -110,4 +110,4 @@ std::string RuleSet::fingerprint() const {
   return sha256Hex(all).substr(0, 16);
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

@@ -21,24 +21,24 @@
 namespace scrub::rules {
 
 enum class Policy : uint8_t {
-  Allowlist,  // only what a keep rule names passes
-  Redact,     // everything passes but what a deny detector catches
+  Allowlist, // only what a keep rule names passes
+  Redact,    // everything passes but what a deny detector catches
 };
 
 enum class Action : uint8_t {
-  Remove,  // the field goes
-  Mask,    // the matched text becomes the mask, by default "[REDACTED:<rule>]"
-  Hash,    // the matched text becomes a keyed HMAC-SHA256 pseudonym
+  Remove, // the field goes
+  Mask,   // the matched text becomes the mask, by default "[REDACTED:<rule>]"
+  Hash,   // the matched text becomes a keyed HMAC-SHA256 pseudonym
 };
 
 std::string_view policyName(Policy policy);
 std::string_view actionName(Action action);
 
 struct KeepRule {
-  std::string name;                    // "keep:<path>", for counters and explain
+  std::string name; // "keep:<path>", for counters and explain
   PathPattern path;
-  std::unique_ptr<const RE2> value;    // full match on the value's text; null: any value
-  std::optional<FastContract> fast;    // the same contract without RE2, when it is simple
+  std::unique_ptr<const RE2> value; // full match on the value's text; null: any value
+  std::optional<FastContract> fast; // the same contract without RE2, when it is simple
 
   bool contractHolds(std::string_view text) const {
     if (!value) {
@@ -55,8 +55,8 @@ struct KeepRule {
 
 struct Detector {
   std::string name;
-  std::unique_ptr<const RE2> pattern;  // searched in values (and keys); null: key-only detector
-  std::unique_ptr<const RE2> keys;     // the keys it applies to; null: every key
+  std::unique_ptr<const RE2> pattern; // searched in values (and keys); null: key-only detector
+  std::unique_ptr<const RE2> keys;    // the keys it applies to; null: every key
   Validator check = Validator::None;
   Action action = Action::Remove;
   SourcePos pos;
@@ -67,13 +67,13 @@ struct Detector {
 
 // The secret behind `action: hash`. Only ever read from the environment or a file.
 struct HashKey {
-  std::string id;      // goes into every pseudonym, so a key rotation is visible
-  std::string secret;  // never logged
+  std::string id;     // goes into every pseudonym, so a key rotation is visible
+  std::string secret; // never logged
 };
 
 struct RuleSource {
-  std::string file;    // path, or "builtin:<name>"
-  std::string sha256;  // hex of the file's bytes
+  std::string file;   // path, or "builtin:<name>"
+  std::string sha256; // hex of the file's bytes
 };
 
 class RuleSet {
@@ -86,17 +86,17 @@ public:
   std::string mask_format = "[REDACTED:{rule}]";
   std::optional<HashKey> hash_key;
   bool drop_empty = true;
-  std::vector<std::string> envelope;  // top-level keys that alone do not make a line worth sending
+  std::vector<std::string> envelope; // top-level keys that alone do not make a line worth sending
   std::vector<RuleSource> sources;
-  uint64_t id = 0;  // unique per finalize(): lets per-thread caches tell rule sets apart
+  uint64_t id = 0; // unique per finalize(): lets per-thread caches tell rule sets apart
 
   // --- derived by finalize(): the fast paths the filter uses -----------------------------------
-  PathAutomaton paths;                      // every keep path, as one DFA
-  std::unique_ptr<RE2::Set> value_set;      // every detector pattern, one pass per value
-  std::vector<int> value_set_detector;      // value_set index -> detectors index
-  std::unique_ptr<RE2::Set> key_only_set;   // keys of key-only detectors, one pass per key
+  PathAutomaton paths;                    // every keep path, as one DFA
+  std::unique_ptr<RE2::Set> value_set;    // every detector pattern, one pass per value
+  std::vector<int> value_set_detector;    // value_set index -> detectors index
+  std::unique_ptr<RE2::Set> key_only_set; // keys of key-only detectors, one pass per key
   std::vector<int> key_only_set_detector;
-  std::vector<std::string> masks;           // detectors index -> its mask text
+  std::vector<std::string> masks; // detectors index -> its mask text
   bool envelope_key(std::string_view key) const;
 
   // Builds the derived members; fails when RE2 cannot compile a set (out of memory budget).
@@ -115,4 +115,4 @@ using RuleSetPtr = std::shared_ptr<const RuleSet>;
 // than degrading at run time.
 inline constexpr int64_t kRegexMaxMem = 8 << 20;
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

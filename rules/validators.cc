@@ -6,7 +6,9 @@
 namespace scrub::rules {
 namespace {
 
-bool isSeparator(char c) { return c == ' ' || c == '-' || c == '.' || c == '/'; }
+bool isSeparator(char c) {
+  return c == ' ' || c == '-' || c == '.' || c == '/';
+}
 
 // Digits of `text` with separators dropped; empty if anything else is in it or it is too long.
 std::string digitsOnly(std::string_view text, size_t max_digits) {
@@ -24,14 +26,16 @@ std::string digitsOnly(std::string_view text, size_t max_digits) {
   return digits;
 }
 
-bool isLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool isLeapYear(int year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 int daysInMonth(int year, int month) {
   static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return month == 2 && isLeapYear(year) ? 29 : kDays[month - 1];
 }
 
-}  // namespace
+} // namespace
 
 bool isValidLuhn(std::string_view text) {
   const std::string digits = digitsOnly(text, 19);
@@ -157,4 +161,4 @@ std::string_view validatorName(Validator validator) {
   return "none";
 }
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

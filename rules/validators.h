@@ -28,4 +28,4 @@ bool runValidator(Validator validator, std::string_view text);
 std::optional<Validator> validatorByName(std::string_view name);
 std::string_view validatorName(Validator validator);
 
-}  // namespace scrub::rules
+} // namespace scrub::rules

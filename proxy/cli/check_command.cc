@@ -29,13 +29,12 @@ int checkCommand(const Args& args) {
   }
   const auto& r = *loaded->rules;
   std::printf("ok: %s (%s, %zu keep, %zu deny, %zu file%s, fingerprint %s)%s\n", r.name.c_str(),
-              std::string(rules::policyName(r.policy)).c_str(), r.keep.size(),
-              r.detectors.size(), r.sources.size(), r.sources.size() == 1 ? "" : "s",
-              r.fingerprint().c_str(),
+              std::string(rules::policyName(r.policy)).c_str(), r.keep.size(), r.detectors.size(),
+              r.sources.size(), r.sources.size() == 1 ? "" : "s", r.fingerprint().c_str(),
               loaded->warnings.empty()
                   ? ""
                   : (" with " + std::to_string(loaded->warnings.size()) + " warning(s)").c_str());
   return parsed->has("--strict") && !loaded->warnings.empty() ? 1 : 0;
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

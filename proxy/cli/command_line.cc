@@ -62,4 +62,4 @@ Result<uint64_t> parseCount(const std::string& option, const std::string& text) 
   return value;
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

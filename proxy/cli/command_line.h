@@ -14,8 +14,8 @@
 namespace scrub::cli {
 
 struct OptionSpec {
-  std::set<std::string> with_value;  // e.g. "--rules"
-  std::set<std::string> flags;       // e.g. "--show-values"
+  std::set<std::string> with_value; // e.g. "--rules"
+  std::set<std::string> flags;      // e.g. "--show-values"
 };
 
 struct ParsedArgs {
@@ -33,4 +33,4 @@ Result<ParsedArgs> parseArgs(const std::vector<std::string>& args, const OptionS
 // Parses a non-negative integer option; an error names the option.
 Result<uint64_t> parseCount(const std::string& option, const std::string& text);
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

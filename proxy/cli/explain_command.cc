@@ -44,7 +44,7 @@ private:
   std::string lines_;
 };
 
-}  // namespace
+} // namespace
 
 int explainCommand(const Args& args) {
   auto parsed = parseArgs(args, {{"--rules"}, {"--show-values"}});
@@ -92,4 +92,4 @@ int explainCommand(const Args& args) {
   return 0;
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

@@ -14,13 +14,12 @@ namespace {
 
 std::string summary(const filters::FilterCounters& c) {
   std::string text = "scrubproxy filter: lines in " + std::to_string(c.lines_in) + ", out " +
-                     std::to_string(c.lines_out) + ", dropped " +
-                     std::to_string(c.droppedTotal());
+                     std::to_string(c.lines_out) + ", dropped " + std::to_string(c.droppedTotal());
   std::string reasons;
   for (size_t i = 1; i < c.dropped.size(); ++i) {
     if (c.dropped[i] > 0) {
-      reasons += (reasons.empty() ? "" : ", ") +
-                 std::string(filters::kDropReasonNames[i]) + " " + std::to_string(c.dropped[i]);
+      reasons += (reasons.empty() ? "" : ", ") + std::string(filters::kDropReasonNames[i]) + " " +
+                 std::to_string(c.dropped[i]);
     }
   }
   if (!reasons.empty()) {
@@ -29,7 +28,7 @@ std::string summary(const filters::FilterCounters& c) {
   return text;
 }
 
-}  // namespace
+} // namespace
 
 int filterCommand(const Args& args) {
   auto parsed = parseArgs(args, {{"--rules", "--max-line-bytes", "--max-depth"}, {"--quiet"}});
@@ -98,4 +97,4 @@ int filterCommand(const Args& args) {
   return 0;
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

@@ -53,4 +53,4 @@ int genCorpusCommand(const Args& args) {
   return *out ? 0 : 1;
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

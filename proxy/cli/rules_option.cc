@@ -17,4 +17,4 @@ rules::RuleSetPtr loadRulesOrReport(const std::vector<std::string>& specs, const
   return loaded->rules;
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

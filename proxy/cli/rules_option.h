@@ -12,4 +12,4 @@ namespace scrub::cli {
 // Null (after printing why) when the rules do not load.
 rules::RuleSetPtr loadRulesOrReport(const std::vector<std::string>& specs, const char* command);
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

@@ -24,4 +24,4 @@ bool readLines(int fd, proxy::LineFramer& framer, const proxy::LineFramer::Sink&
   }
 }
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

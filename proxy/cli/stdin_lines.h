@@ -10,4 +10,4 @@ namespace scrub::cli {
 // Returns false on a read error (errno is left set).
 bool readLines(int fd, proxy::LineFramer& framer, const proxy::LineFramer::Sink& sink);
 
-}  // namespace scrub::cli
+} // namespace scrub::cli

@@ -66,4 +66,4 @@ private:
   filters::FilterCounters counters_;
 };
 
-}  // namespace scrub::testing
+} // namespace scrub::testing

@@ -59,7 +59,7 @@ std::vector<std::string> leakForms(const std::string& canary) {
   return forms;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("leak property: openfn-retry-ids lets no canary through and keeps every id",
           "[filters][leak]") {

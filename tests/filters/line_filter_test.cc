@@ -22,7 +22,7 @@ keep:
     value: 'Starting operation [0-9]+'
 )";
 
-}  // namespace
+} // namespace
 
 TEST_CASE("allowlist keeps named fields and removes the rest", "[filters][allowlist]") {
   FilterHarness h(rulesFromYaml(kAllowIds));
@@ -172,7 +172,7 @@ deny:
     action: remove
 )";
 
-}  // namespace
+} // namespace
 
 TEST_CASE("redact masks what detectors find and passes the rest", "[filters][redact]") {
   FilterHarness h(rulesFromYaml(kRedact));
@@ -259,7 +259,7 @@ deny:
   - name: caregiver
     keys: '^caregiver$'
 )",
-                                  options));
+                                options));
   const std::string a = h.pass(R"({"p":"call 061 482 913"})");
   const std::string b = h.pass(R"({"q":"061 482 913"})");
   const std::string c = h.pass(R"({"q":"061 482 914"})");
@@ -288,24 +288,39 @@ deny:
 
 TEST_CASE("openfn-retry-ids: the shapes OpenFn runners write", "[filters][packs]") {
   FilterHarness h(rulesFromPacks({"openfn-retry-ids"}));
-  const char* ids = R"({"level":"info","name":"JOB","message":[{"_id":9448242,"_xform_id":7205}],"time":"1795397774154603532"})";
+  const char* ids =
+      R"({"level":"info","name":"JOB","message":[{"_id":9448242,"_xform_id":7205}],"time":"1795397774154603532"})";
   CHECK(h.pass(ids) == ids);
-  CHECK(h.pass(R"({"level":"info","name":"R/T","message":["Starting operation 2"],"time":"1795397774154603532"})") ==
-        R"({"level":"info","name":"R/T","message":["Starting operation 2"],"time":"1795397774154603532"})");
-  CHECK(h.pass(R"({"level":"info","name":"R/T","message":["Operation 1 complete in 0ms"],"time":"1795397774154603532"})")
-            .find("complete in 0ms") != std::string::npos);
-  CHECK(h.drop(R"({"level":"info","name":"JOB","message":["Case for Dženana Smajlović, +387 63 555 019"],"time":"1795397774154603533"})") ==
-        DropReason::Empty);
-  CHECK(h.pass(R"({"_id":5512002,"caregiver/email":"d.smajlovic@example.net","child/jmbg":"0101010170005"})") ==
-        R"({"_id":5512002})");
+  CHECK(
+      h.pass(
+          R"({"level":"info","name":"R/T","message":["Starting operation 2"],"time":"1795397774154603532"})") ==
+      R"({"level":"info","name":"R/T","message":["Starting operation 2"],"time":"1795397774154603532"})");
+  CHECK(
+      h.pass(
+           R"({"level":"info","name":"R/T","message":["Operation 1 complete in 0ms"],"time":"1795397774154603532"})")
+          .find("complete in 0ms") != std::string::npos);
+  CHECK(
+      h.drop(
+          R"({"level":"info","name":"JOB","message":["Case for Dženana Smajlović, +387 63 555 019"],"time":"1795397774154603533"})") ==
+      DropReason::Empty);
+  CHECK(
+      h.pass(
+          R"({"_id":5512002,"caregiver/email":"d.smajlovic@example.net","child/jmbg":"0101010170005"})") ==
+      R"({"_id":5512002})");
   CHECK(h.drop(R"({"_id":"Dženana Smajlović"})") == DropReason::Empty);
-  CHECK(h.pass(R"({"level":"info","name":"JOB","message":["Processing",{"submission":{"_id":5,"_xform_id":6,"child/phone":"061 482 913"}}],"time":"1795397774154603532"})") ==
-        R"({"level":"info","name":"JOB","message":[{"submission":{"_id":5,"_xform_id":6}}],"time":"1795397774154603532"})");
+  CHECK(
+      h.pass(
+          R"({"level":"info","name":"JOB","message":["Processing",{"submission":{"_id":5,"_xform_id":6,"child/phone":"061 482 913"}}],"time":"1795397774154603532"})") ==
+      R"({"level":"info","name":"JOB","message":[{"submission":{"_id":5,"_xform_id":6}}],"time":"1795397774154603532"})");
   // Lightning worker form.
-  CHECK(h.pass(R"({"message":"Starting operation 1","source":"R/T","level":"info","timestamp":"2025-03-04T10:11:12.123Z","step_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})") ==
-        R"({"message":"Starting operation 1","source":"R/T","level":"info","timestamp":"2025-03-04T10:11:12.123Z","step_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})");
-  CHECK(h.drop(R"({"message":"Case for Amra Begić","source":"JOB","level":"info","timestamp":"2025-03-04T10:11:12.123Z","step_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})") ==
-        DropReason::Empty);
+  CHECK(
+      h.pass(
+          R"({"message":"Starting operation 1","source":"R/T","level":"info","timestamp":"2025-03-04T10:11:12.123Z","step_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})") ==
+      R"({"message":"Starting operation 1","source":"R/T","level":"info","timestamp":"2025-03-04T10:11:12.123Z","step_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})");
+  CHECK(
+      h.drop(
+          R"({"message":"Case for Amra Begić","source":"JOB","level":"info","timestamp":"2025-03-04T10:11:12.123Z","step_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})") ==
+      DropReason::Empty);
   // A forged envelope value breaks its contract.
   CHECK(h.pass(R"({"level":"Amra Begić","_id":1})") == R"({"_id":1})");
 }
@@ -314,16 +329,16 @@ TEST_CASE("kobo-redact: system fields pass, personal fields go", "[filters][pack
   FilterHarness h(rulesFromPacks({"kobo-redact"}));
   const std::string out = h.pass(
       R"({"_id":123,"_xform_id":7,"_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","child/full_name":"Emir Hodžić","caregiver/phone":"061 482 913","notes/free_text":"call +387 61 482 913 or mail e.h@example.net","_geolocation":[43.8563,18.4131],"location/gps":"43.8563 18.4131 0 0","child/jmbg":"0101010170002","_status":"submitted_via_web","meta/instanceID":"uuid:0f8fad5b-d9cb-469f-a165-70867728950e"})");
-  CHECK(out ==
-        R"({"_id":123,"_xform_id":7,"_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","notes/free_text":"call [REDACTED:phone_ba] or mail [REDACTED:email]","location/gps":"[REDACTED:geo_keys]","_status":"submitted_via_web","meta/instanceID":"uuid:0f8fad5b-d9cb-469f-a165-70867728950e"})");
+  CHECK(
+      out ==
+      R"({"_id":123,"_xform_id":7,"_uuid":"0f8fad5b-d9cb-469f-a165-70867728950e","notes/free_text":"call [REDACTED:phone_ba] or mail [REDACTED:email]","location/gps":"[REDACTED:geo_keys]","_status":"submitted_via_web","meta/instanceID":"uuid:0f8fad5b-d9cb-469f-a165-70867728950e"})");
 }
 
 TEST_CASE("output is always valid JSON", "[filters][bytes]") {
   FilterHarness h(rulesFromPacks({"kobo-redact"}));
   simdjson::dom::parser parser;
-  for (const char* line :
-       {R"({"a":"x\"y\\z\u0001","b":[1,{"c":"d@e.fg"}],"e":{}})",
-        R"({"k\"ey":"v","n":[[],[{}]],"t":"\ud83d\ude00"})"}) {
+  for (const char* line : {R"({"a":"x\"y\\z\u0001","b":[1,{"c":"d@e.fg"}],"e":{}})",
+                           R"({"k\"ey":"v","n":[[],[{}]],"t":"\ud83d\ude00"})"}) {
     const std::string out = h.pass(line);
     INFO(out);
     CHECK_FALSE(parser.parse(out).error());

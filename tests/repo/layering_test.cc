@@ -41,7 +41,7 @@ void checkLayer(const std::string& folder, const std::vector<std::string>& forbi
   CHECK(files > 0);
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("rules/ depends on nothing above it", "[repo][layering]") {
   checkLayer("rules", {"\"filters/", "\"proxy/", "\"config/", "<uv.h>", "spdlog", "simdjson"});

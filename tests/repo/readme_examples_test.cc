@@ -45,15 +45,13 @@ std::vector<Example> consoleExamples(const std::string& path) {
 
 std::string run(const std::string& command) {
   const std::string bin_dir = std::filesystem::path(SCRUB_BINARY).parent_path().string();
-  const std::string full = "PATH='" + bin_dir + "':\"$PATH\" bash -c '" +
-                           [&] {
-                             std::string quoted;
-                             for (char c : command) {
-                               quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-                             }
-                             return quoted;
-                           }() +
-                           "'";
+  const std::string full = "PATH='" + bin_dir + "':\"$PATH\" bash -c '" + [&] {
+    std::string quoted;
+    for (char c : command) {
+      quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted;
+  }() + "'";
   FILE* pipe = popen(full.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
@@ -66,7 +64,7 @@ std::string run(const std::string& command) {
   return out;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("README console examples produce what the README shows", "[repo][readme]") {
   const auto examples = consoleExamples(std::string(SCRUB_SOURCE_DIR) + "/README.md");
