@@ -886,7 +886,24 @@ LineFilter::LineFilter(FilterLimits limits) : limits_(limits) {
   set_hits_.reserve(16);
 }
 
-LineFilter::~LineFilter() = default;
+LineFilter::~LineFilter() {
+  // Payload must not outlive its use in memory handed back to the allocator. (simdjson's own
+  // buffers are private to it; they are reused, never grown, for lines within the limit.)
+  auto wipe = [](std::string& bytes) {
+    bytes.resize(bytes.capacity()); // earlier, longer contents live past size()
+    volatile char* p = bytes.data();
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      p[i] = 0;
+    }
+  };
+  wipe(copy_buffer_);
+  wipe(text_scratch_);
+  wipe(path_);
+  for (auto& level : embedded_) {
+    wipe(level->buffer);
+    wipe(level->out);
+  }
+}
 
 DropReason LineFilter::filterCopy(std::string_view line, const rules::RuleSet& rules,
                                   std::string& out, FilterCounters& counters,
