@@ -17,6 +17,10 @@ usage:
   scrubproxy check --rules FILE... [--strict]
   scrubproxy explain [--rules FILE]... [--show-values]
   scrubproxy gen-corpus --lines N --seed S [--canaries FILE]
+  scrubproxy verify --rules R... --corpus FILE... --canaries FILE [--report FILE]
+                    [--expect-keep _id,_xform_id]     log-leak test, exit 1 on a leak
+  scrubproxy coverage --rules R... --corpus FILE...   key paths seen and how rules decide them
+  scrubproxy diff OLD_RULES NEW_RULES [--corpus FILE]... what the new rules let out, exit 1 if more
   scrubproxy --version
 
 Rules are files or shipped packs: openfn-retry-ids (default), pii-detectors, kobo-redact.
@@ -55,6 +59,15 @@ int main(int argc, char** argv) {
   }
   if (command == "gen-corpus") {
     return scrub::cli::genCorpusCommand(args);
+  }
+  if (command == "verify") {
+    return scrub::cli::verifyCommand(args, SCRUB_VERSION);
+  }
+  if (command == "coverage") {
+    return scrub::cli::coverageCommand(args);
+  }
+  if (command == "diff") {
+    return scrub::cli::diffCommand(args);
   }
   if (command == "help") {
     std::fputs(kUsage, stdout);

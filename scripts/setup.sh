@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libuv1-dev libre2-dev libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   catch2 libbenchmark-dev libssl-dev libcurl4-openssl-dev libhttp-parser-dev zlib1g-dev
+  # Unicode NFC/NFD and case mapping for the canary forms of `verify`
+  libutf8proc-dev
   # test peers: a real syslog daemon as the TCP sink, curl as an HTTP client, strace for the
   # zero-persistence check, socat as the throughput reference, python3 for the test drivers
   syslog-ng-core curl strace socat python3 procps

@@ -15,5 +15,9 @@ int checkCommand(const Args& args);
 int explainCommand(const Args& args);
 int genCorpusCommand(const Args& args);
 int runCommand(const Args& args);
+// `version` goes into verify reports (the libraries do not know the binary's version).
+int verifyCommand(const Args& args, const char* version);
+int coverageCommand(const Args& args);
+int diffCommand(const Args& args);
 
 }  // namespace scrub::cli

@@ -1,0 +1,4 @@
+#include "proxy/cli/commands.h"
+namespace scrub::cli {
+int diffCommand(const Args&) { return 2; }
+}
