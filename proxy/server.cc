@@ -410,9 +410,10 @@ void Server::logStats(const char* prefix, bool always) {
   std::string reasons;
   for (size_t i = 1; i < t.dropped.size(); ++i) {
     dropped += t.dropped[i];
-    reasons += " " + std::string(filters::kDropReasonNames[i]) + "=" + std::to_string(t.dropped[i]);
+    reasons += (reasons.empty() ? "" : " ") + std::string(filters::kDropReasonNames[i]) + "=" +
+               std::to_string(t.dropped[i]);
   }
-  proxyLog().info("{} stats: lines_in={} forwarded={} dropped={} ({} ) bytes_in={} bytes_out={} "
+  proxyLog().info("{} stats: lines_in={} forwarded={} dropped={} ({}) bytes_in={} bytes_out={} "
                   "connections_open={} accepted={} rejected={}",
                   prefix, t.lines_in, t.lines_out, dropped, reasons, t.bytes_in, t.bytes_out,
                   shared_ ? shared_->open_connections.load() : 0, t.accepted, t.rejected);

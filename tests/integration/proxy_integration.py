@@ -305,7 +305,7 @@ class SyslogNg:
                 "@version: 3.38\n"
                 "options { stats-freq(0); keep-hostname(yes); log-msg-size(1048576); };\n"
                 'source s_net { network(transport("tcp") ip("127.0.0.1") port(%d) '
-                "flags(no-parse) max-connections(256) log-iw-size(100000)); };\n"
+                "flags(no-parse) max-connections(10) log-iw-size(2000)); };\n"
                 'destination d_file { file("%s" template("$MSG\\n")); };\n'
                 "log { source(s_net); destination(d_file); flags(flow-control); };\n"
                 % (port, self.out)
@@ -323,6 +323,17 @@ class SyslogNg:
         self.log = LogWatcher(self.proc.stderr, os.path.join(self.workdir, tag + ".stderr"))
         self.log.wait_for(r"Accepting connections|syslog-ng starting up", timeout=20)
         return self
+
+    def wait_connections_closed(self, timeout=DEADLINE):
+        """Until every connection it accepted has reached EOF: all that was sent is read (with
+        flow control on, a small window also means it is written)."""
+        for _ in deadline_loop(timeout, "syslog-ng to see its connections closed"):
+            accepted = len(self.log.matches(r"Syslog connection accepted"))
+            closed = len(self.log.matches(r"Syslog connection closed"))
+            if accepted > 0 and accepted == closed:
+                return
+            with self.log.cond:
+                self.log.cond.wait(0.5)
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
@@ -492,9 +503,10 @@ class ProxyIntegration(unittest.TestCase):
         outcome = getattr(self, "_outcome", None)
         if outcome is None:
             return True
-        if hasattr(outcome, "errors"):  # Python < 3.11
+        if hasattr(outcome, "errors"):  # Python < 3.11: reported after tearDown
             return all(exc is None for _, exc in outcome.errors)
-        return getattr(outcome, "success", True)
+        result = outcome.result  # Python >= 3.11: reported as they happen
+        return not any(test is self for test, _ in result.failures + result.errors)
 
     def proxy(self, *args, **kwargs):
         proxy = Proxy(self.workdir, args, **kwargs)
@@ -513,16 +525,16 @@ class ProxyIntegration(unittest.TestCase):
         return path
 
     def config(self, sink_port, extra_limits="", sink_extra="", workers=2, listen="tcp://127.0.0.1:0",
-               rules="openfn-retry-ids"):
+               rules="openfn-retry-ids", shutdown="20s"):
         return self.write("proxy.yaml", (
             "version: 1\n"
             "workers: %d\n"
             "log:\n  level: info\n  stats_interval: 0\n"
-            "limits:\n  shutdown_timeout: 20s\n%s"
+            "limits:\n  shutdown_timeout: %s\n%s"
             "listeners:\n  - name: in\n    listen: %s\n    rules: [%s]\n    sinks: [out]\n"
             "sinks:\n  - name: out\n    address: tcp://127.0.0.1:%d\n"
             "    reconnect_min: 20ms\n    reconnect_max: 200ms\n%s"
-        ) % (workers, extra_limits, listen, rules, sink_port, sink_extra))
+        ) % (workers, shutdown, extra_limits, listen, rules, sink_port, sink_extra))
 
     # -- start-up errors -------------------------------------------------------------------------
 
@@ -600,6 +612,7 @@ class ProxyIntegration(unittest.TestCase):
         daemon.wait_count(len(expected))
         rc, stats = proxy.stop()
         self.assertEqual(rc, 0, proxy.log.text()[-3000:])
+        daemon.wait_connections_closed()
         daemon.stop()
 
         received = daemon.lines()
@@ -732,6 +745,7 @@ class ProxyIntegration(unittest.TestCase):
         proxy.log.wait_for(r"connection \d+ closed \(closed by the client\)")
         rc, stats = proxy.stop()
         self.assertEqual(rc, 0)
+        daemon.wait_connections_closed()
         daemon.stop()
         sink = stats["sinks"]["out"]
         received = daemon.lines()
@@ -823,6 +837,9 @@ class ProxyIntegration(unittest.TestCase):
         self.assertEqual(max(ids.values()), 1)
         self.assertEqual(stats["accepted"], conns)
         self.assertEqual(stats["rejected"], 0)
+        # SO_REUSEPORT spread them: both workers took connections on the one port.
+        workers = collections.Counter(m.group(1) for m in proxy.log.matches(r"connection \d+ from .* \[w(\d)\]$"))
+        self.assertEqual(set(workers), {"0", "1"}, workers)
 
     def test_slow_sink_memory_stays_bounded(self):
         """A sink that reads at 1 MB/s for 6 s while a client sends as fast as it can: the proxy's
@@ -885,6 +902,52 @@ class ProxyIntegration(unittest.TestCase):
         self.assertEqual(set(ids), set(range(1, 111)))
         self.assertEqual(stats["truncated"], 1)
         self.assertNotIn(b"4242", b"\n".join(sink.snapshot()))
+
+    def test_connection_limit_and_idle_timeout(self):
+        """Over max_connections a new client is closed at once (counted, logged); a client that
+        sends nothing for idle_timeout is disconnected; a paused-by-nothing client that talks
+        stays."""
+        sink = self.sink().listen()
+        cfg = self.config(sink.port, extra_limits="  max_connections: 3\n  idle_timeout: 1s\n")
+        proxy = self.proxy("--config", cfg)
+        port = proxy.port()
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        proxy.log.wait_for(r"connection \d+ from ", count=3)
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.settimeout(DEADLINE)
+        self.assertEqual(extra.recv(1), b"")  # closed by the proxy
+        extra.close()
+        proxy.log.wait_for(r"max_connections \(3\) reached: 1 connections refused")
+        # The three held ones said nothing: each is closed after about a second.
+        proxy.log.wait_for(r"connection \d+ closed \(idle for 1s\)", count=3)
+        for sock in held:
+            sock.settimeout(DEADLINE)
+            self.assertEqual(sock.recv(1), b"")
+            sock.close()
+        # Room again.
+        Client(port, payload=job_line(7)).start()
+        sink.wait_count(1)
+        rc, stats = proxy.stop()
+        sink.wait_idle()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["rejected"], 1)
+        self.assertEqual(stats["accepted"], 4)
+
+    def test_shutdown_deadline_with_sink_down(self):
+        """SIGTERM while the sink is unreachable: the proxy keeps trying until shutdown_timeout,
+        then reports every line it could not deliver and exits 0."""
+        sink = self.sink(sock=bound_socket())  # never listens
+        cfg = self.config(sink.port, shutdown="1s")
+        proxy = self.proxy("--config", cfg)
+        port = proxy.port()
+        Client(port, payload=b"".join(job_line(i) for i in range(1, 1001))).start()
+        proxy.log.wait_for(r"connection \d+ closed \(closed by the client\)")
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["out"]["undelivered"], 1000)
+        self.assertEqual(stats["sinks"]["out"]["delivered"], 0)
+        self.assertTrue(proxy.log.matches(r"shutdown deadline passed"))
+        self.assertTrue(proxy.log.matches(r"stopped with 1000 lines not delivered"))
 
     def test_sighup_reload_while_traffic_flows(self):
         """SIGHUP with valid rules: lines sent after the reload is logged use them. SIGHUP with
