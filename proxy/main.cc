@@ -24,6 +24,20 @@ usage:
   scrubproxy --version
 
 Rules are files or shipped packs: openfn-retry-ids (default), pii-detectors, kobo-redact.
+
+run: the proxy. With no flags it runs the embedded default config (config/scrubproxy.yaml):
+  listen tcp://127.0.0.1:5170, rules openfn-retry-ids, sink stdout. Flags override the file:
+  --config FILE           YAML config (listeners, sinks, limits, workers, log)
+  --listen URL            tcp://HOST:PORT or unix:///PATH (repeatable; port 0: any free port)
+  --sink URL              stdout or tcp://HOST:PORT (repeatable; NDJSON)
+  --rules FILE            rule file or shipped pack (repeatable: loaded as one set)
+  --workers N             worker threads, each with its own event loop (0: one per core)
+  --log-level LEVEL       trace, debug, info, warn, error, critical, off
+  --log-format FORMAT     text or json (the proxy's own log, on stderr)
+  --allow-public          allow a listen address that is not loopback
+  Signals: SIGTERM/SIGINT drain to the sinks and exit; SIGHUP reloads the rules.
+  Exit codes: 0 stopped, 1 runtime failure, 2 bad flags, 3 config invalid, 4 rules invalid,
+  5 sink address invalid, 6 cannot listen (address in use, not permitted).
 )";
 
 }  // namespace
