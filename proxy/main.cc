@@ -40,7 +40,7 @@ run: the proxy. With no flags it runs the embedded default config (config/scrubp
   5 sink address invalid, 6 cannot listen (address in use, not permitted).
 )";
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
