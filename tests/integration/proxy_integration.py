@@ -851,7 +851,7 @@ class ProxyIntegration(unittest.TestCase):
         port = proxy.port()
         proxy.log.wait_for(r"connected to tcp://")
         baseline = proxy.rss_kib()
-        n = 200000
+        n = 300000  # ~45 MB in: more than the sink can read while slow plus every buffer on the way
         batches = ((i, b"".join(job_line(j) for j in range(i - 999, i + 1)))
                    for i in range(1000, n + 1, 1000))
         client = Client(port, batches=batches)
