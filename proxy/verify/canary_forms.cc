@@ -263,6 +263,17 @@ std::string upperCased(std::string_view text) {
   return caseMapped(text, [](int32_t cp) { return utf8proc_toupper(cp); });
 }
 
+bool digitsWithSeparators(std::string_view text) {
+  for (const char c : text) {
+    const bool ok = (c >= '0' && c <= '9') || c == ' ' || c == '-' || c == '/' || c == '(' ||
+                    c == ')' || c == '+';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string digitsOnly(std::string_view text) {
   std::string out;
   for (const char c : text) {
@@ -380,7 +391,7 @@ std::vector<CanaryForm> canaryForms(std::string_view canary) {
   forms.add("u-escape-all-upper", uEscaped(raw, true, true));
 
   const std::string digits = digitsOnly(raw);
-  if (digits.size() >= kMinDigits) {
+  if (digits.size() >= kMinDigits && digitsWithSeparators(raw)) {
     forms.add("digits", digits, true);
     if (raw.starts_with('+')) {
       // +387 61 482 913 dialled from abroad: 0038761482913.

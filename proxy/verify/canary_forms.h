@@ -18,8 +18,8 @@ namespace scrub::verify {
 struct CanaryForm {
   std::string name;  // "raw", "json", "u-escape", "nfd+u-escape", "url-plus", "base64", ...
   std::string bytes; // what to search for in output bytes
-  // The match must not touch another digit on either side. Used for the digits-only forms, so
-  // that a date's "20150821" is not found inside a 19-digit timestamp.
+  // The match must not touch a letter or digit on either side. Used for the digits-only forms,
+  // so that a date's "20150821" is not found inside a 19-digit timestamp or a hex uuid.
   bool digit_bounded = false;
 };
 
@@ -27,7 +27,9 @@ struct CanaryForm {
 // and hashes; a canary whose stable base64 part is shorter is only searched as its whole padded
 // encoding.
 inline constexpr size_t kMinBase64Chars = 8;
-// Digits-only forms are searched for canaries with at least this many digits.
+// Digits-only forms are searched for canaries with at least this many digits that hold nothing
+// but digits and separators (space - / ( ) +): phone numbers, dates, ids written in groups. A
+// decimal point is not a separator: "16.225859" without it is just another 8-digit number.
 inline constexpr size_t kMinDigits = 7;
 
 // All distinct forms, in a fixed order that puts the plainest first (the first form found in a
@@ -59,6 +61,8 @@ std::string normalizedNfd(std::string_view text);
 std::string lowerCased(std::string_view text);
 std::string upperCased(std::string_view text);
 std::string digitsOnly(std::string_view text);
+// True when `text` holds only digits and the separators above.
+bool digitsWithSeparators(std::string_view text);
 
 // Decodes the JSON escapes in `text` (\" \\ \/ \b \f \n \r \t \uXXXX with surrogate pairs),
 // leaving everything else, including malformed escapes, as it is. Used to search output whose

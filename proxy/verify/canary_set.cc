@@ -28,8 +28,8 @@ bool validUtf8(std::string_view text) {
   return true;
 }
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
+bool isAlnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 } // namespace
@@ -111,7 +111,8 @@ void CanarySet::scanOnce(std::string_view text, int pass) {
     for (const Entry& entry : entries_[static_cast<size_t>(id)]) {
       if (entry.digit_bounded) {
         const size_t begin = end - matcher_.patternLength(id);
-        if ((begin > 0 && isDigit(text[begin - 1])) || (end < text.size() && isDigit(text[end]))) {
+        if ((begin > 0 && isAlnum(text[begin - 1])) || (end < text.size() && isAlnum(text[end])) ||
+            isIdValue(text, begin, end)) {
           continue;
         }
       }
@@ -126,6 +127,22 @@ void CanarySet::scanOnce(std::string_view text, int pass) {
       }
     }
   });
+}
+
+bool CanarySet::isIdValue(std::string_view text, size_t begin, size_t end) const {
+  // Filter output is minified: an id member reads `"_id":123` followed by , } or ].
+  if (id_keys_.empty() || begin < 2 || text[begin - 1] != ':' || text[begin - 2] != '"' ||
+      (end < text.size() && text[end] != ',' && text[end] != '}' && text[end] != ']')) {
+    return false;
+  }
+  const std::string_view before = text.substr(0, begin - 2);
+  for (const auto& key : id_keys_) {
+    if (before.size() > key.size() && before.ends_with(key) &&
+        before[before.size() - key.size() - 1] == '"') {
+      return true;
+    }
+  }
+  return false;
 }
 
 void CanarySet::scan(std::string_view line, std::vector<LeakHit>& hits) {

@@ -41,6 +41,11 @@ public:
   size_t memoryBytes() const { return matcher_.memoryBytes(); }
   const std::vector<std::string>& formNames() const { return form_names_; }
 
+  // Keys whose integer values are retry ids (`verify --expect-keep`). A digits-only form found
+  // as exactly such a value (`"_id":20170616`) is the id, not a re-encoded canary (a date
+  // 2017-06-16 here): with hundreds of thousands of canaries and ids, some coincide.
+  void setIdKeys(std::vector<std::string> keys) { id_keys_ = std::move(keys); }
+
   // Every canary found in `line`, once each, with the plainest form it was found in. If a line
   // holds JSON escapes, canaries not found as written are also searched for in the line with
   // its escapes decoded (up to three times: JSON inside JSON inside JSON); those report
@@ -55,8 +60,10 @@ private:
   };
 
   void scanOnce(std::string_view text, int pass);
+  bool isIdValue(std::string_view text, size_t begin, size_t end) const;
 
   std::vector<Canary> canaries_;
+  std::vector<std::string> id_keys_;
   std::vector<std::string> form_names_;
   MultiMatcher matcher_;
   std::vector<std::vector<Entry>> entries_; // per matcher pattern id

@@ -23,6 +23,10 @@ int MultiMatcher::add(std::string_view pattern) {
   uint32_t node = 0;
   for (const char ch : pattern) {
     const auto c = static_cast<uint8_t>(ch);
+    if (node == 0 && root_children_[c] != kNone) {
+      node = root_children_[c];
+      continue;
+    }
     uint32_t child = trie_[node].first_child;
     while (child != kNone && trie_[child].byte != c) {
       child = trie_[child].next_sibling;
@@ -34,6 +38,9 @@ int MultiMatcher::add(std::string_view pattern) {
       created.next_sibling = trie_[node].first_child;
       trie_.push_back(created);
       trie_[node].first_child = child;
+      if (node == 0) {
+        root_children_[c] = child;
+      }
     }
     node = child;
   }
@@ -85,6 +92,7 @@ void MultiMatcher::build() {
     pattern_of_[s] = trie_[order[s]].pattern;
   }
   std::vector<BuildNode>().swap(trie_);
+  root_children_.fill(kNone);
   std::vector<uint32_t>().swap(renumbered);
 
   auto go = [&](uint32_t state, uint8_t c) -> uint32_t {
@@ -99,44 +107,41 @@ void MultiMatcher::build() {
   fail_.assign(n, 0);
   out_.assign(n, kNone);
   dict_.assign(n, kNone);
-  // Parents come before children in breadth-first order, so one forward sweep sets every link.
-  for (uint32_t s = 0; s < n; ++s) {
-    for (uint32_t e = edge_begin_[s]; e < edge_begin_[s + 1]; ++e) {
-      const uint32_t child = edge_target_[e];
-      const uint8_t c = edge_byte_[e];
-      uint32_t link = 0;
-      if (s != 0) {
-        uint32_t f = fail_[s];
-        for (;;) {
-          const uint32_t next = go(f, c);
-          if (next != kNone) {
-            link = next;
-            break;
-          }
-          if (f == 0) {
-            break;
-          }
-          f = fail_[f];
-        }
+  dense_states_ = static_cast<uint32_t>(std::min<size_t>(n, kMaxDenseStates));
+  dense_.assign(static_cast<size_t>(dense_states_) * 256, 0);
+  // The full transition from `f` on `c`, for a state numbered below the one being linked (so
+  // its row, or its failure chain, is complete).
+  auto next = [&](uint32_t f, uint8_t c) -> uint32_t {
+    for (;;) {
+      if (f < dense_states_) {
+        return dense_[static_cast<size_t>(f) * 256 + c];
       }
-      fail_[child] = link;
+      const uint32_t to = go(f, c);
+      if (to != kNone) {
+        return to;
+      }
+      f = fail_[f];
     }
+  };
+  // One forward sweep: in breadth-first order a state's failure link (set by its parent) and
+  // everything on its failure chain come before it.
+  for (uint32_t s = 0; s < n; ++s) {
     if (s != 0) {
       dict_[s] = out_[fail_[s]];
     }
     out_[s] = pattern_of_[s] != kNone ? s : dict_[s];
-  }
-
-  dense_states_ = static_cast<uint32_t>(std::min<size_t>(n, kMaxDenseStates));
-  dense_.assign(static_cast<size_t>(dense_states_) * 256, 0);
-  for (uint32_t s = 0; s < dense_states_; ++s) {
-    uint32_t* row = &dense_[static_cast<size_t>(s) * 256];
-    if (s != 0) {
-      const uint32_t* fallback = &dense_[static_cast<size_t>(fail_[s]) * 256];
-      std::copy(fallback, fallback + 256, row);
+    if (s < dense_states_) {
+      uint32_t* row = &dense_[static_cast<size_t>(s) * 256];
+      if (s != 0) {
+        const uint32_t* fallback = &dense_[static_cast<size_t>(fail_[s]) * 256];
+        std::copy(fallback, fallback + 256, row);
+      }
+      for (uint32_t e = edge_begin_[s]; e < edge_begin_[s + 1]; ++e) {
+        row[edge_byte_[e]] = edge_target_[e];
+      }
     }
     for (uint32_t e = edge_begin_[s]; e < edge_begin_[s + 1]; ++e) {
-      row[edge_byte_[e]] = edge_target_[e];
+      fail_[edge_target_[e]] = s == 0 ? 0 : next(fail_[s], edge_byte_[e]);
     }
   }
 }

@@ -15,6 +15,7 @@
 //
 // Build once (add... then build()), then scan from any number of threads: scan() is const.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -53,6 +54,11 @@ public:
 
 private:
   static constexpr uint32_t kNone = UINT32_MAX;
+  static std::array<uint32_t, 256> filledRoot() {
+    std::array<uint32_t, 256> table;
+    table.fill(kNone);
+    return table;
+  }
 
   uint32_t step(uint32_t state, uint8_t c) const {
     for (;;) {
@@ -81,6 +87,7 @@ private:
     uint8_t byte = 0;
   };
   std::vector<BuildNode> trie_;
+  std::array<uint32_t, 256> root_children_ = filledRoot(); // the root's fan-out is the widest
   std::vector<uint32_t> lengths_;
   bool built_ = false;
 

@@ -52,6 +52,7 @@ Verifier::Verifier(rules::RuleSetPtr rules, CanarySet& canaries, VerifyOptions o
       filter_(options_.limits) {
   if (!options_.expect_keep.empty()) {
     census_ = std::make_unique<IdCensus>(options_.expect_keep);
+    canaries_.setIdKeys(options_.expect_keep);
   }
   totals_.sizeFor(*rules_);
   findings_.corpora.reserve(16);
