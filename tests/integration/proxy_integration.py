@@ -150,6 +150,11 @@ class Proxy:
 
     def kill(self):
         if self.proc.poll() is None:
+            if self.pid != self.proc.pid:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)  # the traced proxy: strace would detach
+                except ProcessLookupError:
+                    pass
             self.proc.kill()
             self.wait_exit()
 
