@@ -121,7 +121,13 @@ class Proxy:
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.log = LogWatcher(self.proc.stderr, os.path.join(workdir, "proxy.stderr"))
         # Under strace, signals and /proc reads go to the traced proxy, not to strace.
-        self.pid = self._traced_pid() if strace_log else self.proc.pid
+        self.pid = self.proc.pid
+        if strace_log:
+            try:
+                self.pid = self._traced_pid()
+            except AssertionError:
+                self.kill()
+                raise
 
     def _traced_pid(self):
         # The proxy logs its pid once it has started.
