@@ -31,9 +31,10 @@ struct FilterCounters {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::array<uint64_t, kDropReasonCount> dropped{};
-  uint64_t fields_unmatched = 0; // allowlist: removed because no keep rule names them
-  uint64_t fields_exempt = 0;    // redact: passed untouched because a keep rule names them
-  uint64_t embedded_json = 0;    // string values decoded and filtered as JSON
+  uint64_t fields_unmatched = 0;    // allowlist: removed because no keep rule names them
+  uint64_t fields_exempt = 0;       // redact: passed untouched because a keep rule names them
+  uint64_t fields_key_rejected = 0; // allowlist: wildcard-matched key that is no identifier
+  uint64_t embedded_json = 0;       // string values decoded and filtered as JSON
   std::vector<KeepRuleCounters> keep;
   std::vector<DetectorCounters> detectors;
 

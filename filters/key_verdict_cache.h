@@ -17,8 +17,9 @@
 namespace scrub::filters {
 
 struct KeyVerdict {
-  int key_detector = -1;  // key-only detector that denies this key, or -1
-  int data_detector = -1; // value detector that finds data in the key text itself, or -1
+  int key_detector = -1;   // key-only detector that denies this key, or -1
+  int data_detector = -1;  // value detector that finds data in the key text itself, or -1
+  bool wildcard_ok = true; // the key may be written where only a wildcard let it through
 };
 
 class KeyVerdictCache {

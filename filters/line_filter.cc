@@ -130,6 +130,8 @@ std::string_view decisionName(Decision decision) {
     return "removed:detector";
   case Decision::EmbeddedJson:
     return "embedded-json";
+  case Decision::KeyRejected:
+    return "removed:key-not-identifier";
   }
   return "?";
 }
@@ -393,8 +395,10 @@ struct LineFilter::Walk {
       if (auto error = fieldKey(field, key, verbatim)) {
         return fail(error);
       }
-      const StateId child_state =
-          ctx.mode == Mode::Copy ? PathAutomaton::kDead : rules.paths.stepKey(ctx.state, key);
+      bool by_wildcard = false;
+      const StateId child_state = ctx.mode == Mode::Copy
+                                      ? PathAutomaton::kDead
+                                      : rules.paths.stepKey(ctx.state, key, by_wildcard);
       // The common case in an allowlist: no rule reaches this field. Validate, write nothing.
       const Out early = ctx.mode != Mode::Guided ? Out::Written
                         : child_state == PathAutomaton::kDead
@@ -410,6 +414,19 @@ struct LineFilter::Walk {
           popPath(path_mark);
         } else {
           ++counters.fields_unmatched;
+        }
+        continue;
+      }
+      if (ctx.mode == Mode::Guided && by_wildcard && !keyVerdict(key).wildcard_ok) {
+        // The key would be written and no rule names it: it must look like an identifier.
+        if (skipValue(field.value(), ctx.node_depth + 1) == Out::Failed) {
+          return Out::Failed;
+        }
+        ++counters.fields_key_rejected;
+        if (trace != nullptr) {
+          const size_t path_mark = pushKey(key);
+          report(Decision::KeyRejected, {});
+          popPath(path_mark);
         }
         continue;
       }
@@ -551,7 +568,8 @@ struct LineFilter::Walk {
 
     const bool could_write = ctx.mode == Mode::Scan || accepted || alive;
     if (ctx.is_field && could_write) {
-      const KeyVerdict verdict = keyVerdict(ctx.key);
+      const KeyVerdict verdict =
+          rules.key_only_set || rules.value_set ? keyVerdict(ctx.key) : KeyVerdict{};
       if (verdict.key_detector >= 0) {
         return denyByKey(value, type, ctx, verdict.key_detector, out);
       }
@@ -712,13 +730,13 @@ struct LineFilter::Walk {
   }
 
   KeyVerdict keyVerdict(std::string_view key) {
-    if (!rules.key_only_set && !rules.value_set) {
-      return {};
-    }
     if (const KeyVerdict* known = f.key_verdicts_.find(key)) {
       return *known;
     }
-    const KeyVerdict verdict{keyOnlyDetector(key), keyDataDetector(key)};
+    const bool wildcard_ok = !rules.wildcard_keys ||
+                             rules.wildcard_keys->Match(re2::StringPiece(key.data(), key.size()), 0,
+                                                        key.size(), RE2::ANCHOR_BOTH, nullptr, 0);
+    const KeyVerdict verdict{keyOnlyDetector(key), keyDataDetector(key), wildcard_ok};
     f.key_verdicts_.insert(key, verdict);
     return verdict;
   }

@@ -48,6 +48,7 @@ enum class Decision : uint8_t {
   Hashed,         // a detector fired; matched text replaced by a pseudonym
   RemovedByDetector,
   EmbeddedJson, // a string decoded as JSON and filtered inside
+  KeyRejected,  // allowlist: only a wildcard let the key through, and it is no identifier
 };
 
 std::string_view decisionName(Decision decision);

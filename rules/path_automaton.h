@@ -33,6 +33,19 @@ public:
   PathAutomaton() = default;
 
   StateId start() const { return start_; }
+  // `by_wildcard` is set when no pattern names `key` literally here: only `*` or `**` let it
+  // through, so the key itself is payload nobody vetted.
+  StateId stepKey(StateId state, std::string_view key, bool& by_wildcard) const {
+    by_wildcard = false;
+    const State& s = states_[state];
+    for (const auto& [literal, next] : s.literals) {
+      if (literal.size() == key.size() && (key.empty() || literal[0] == key[0]) && literal == key) {
+        return next;
+      }
+    }
+    by_wildcard = s.other != kDead;
+    return s.other;
+  }
   StateId stepKey(StateId state, std::string_view key) const {
     const State& s = states_[state];
     for (const auto& [literal, next] : s.literals) {

@@ -240,7 +240,7 @@ private:
     }
     checkKeys(root, "",
               {"version", "name", "description", "include", "policy", "action", "mask", "hash_key",
-               "drop_empty", "envelope", "keep", "deny"});
+               "drop_empty", "envelope", "wildcard_keys", "keep", "deny"});
     if (!root["version"]) {
       fail(SourcePos{source.name, 1, 1}, "missing `version: 1`");
     }
@@ -304,6 +304,11 @@ private:
         keys.push_back(scalar(item, "envelope"));
       }
       setOnce(envelope_, keys, node, "envelope");
+    }
+    if (const auto node = root["wildcard_keys"]) {
+      const std::string text = scalar(node, "wildcard_keys");
+      regex(node, "wildcard_keys"); // compiled here for the position of any error
+      setOnce(wildcard_keys_, text, node, "wildcard_keys");
     }
     if (const auto node = root["hash_key"]) {
       loadHashKey(node);
@@ -474,6 +479,13 @@ private:
     }
     rules.drop_empty = drop_empty_.value.value_or(true);
     rules.envelope = envelope_.value.value_or(std::vector<std::string>{});
+    {
+      RE2::Options options;
+      options.set_max_mem(kRegexMaxMem);
+      options.set_log_errors(false);
+      rules.wildcard_keys =
+          std::make_unique<const RE2>(wildcard_keys_.value.value_or(kDefaultWildcardKeys), options);
+    }
     std::vector<bool> explicit_action(rules.detectors.size(), false);
     for (const auto& [index, pos] : explicit_actions_) {
       explicit_action[index] = true;
@@ -515,6 +527,7 @@ private:
   Setting<std::string> mask_;
   Setting<bool> drop_empty_;
   Setting<std::vector<std::string>> envelope_;
+  Setting<std::string> wildcard_keys_;
   SourcePos hash_key_pos_;
 };
 

@@ -87,6 +87,10 @@ public:
   std::optional<HashKey> hash_key;
   bool drop_empty = true;
   std::vector<std::string> envelope; // top-level keys that alone do not make a line worth sending
+  // Allowlist: a key that only a `*` or `**` segment lets through is written only when it fully
+  // matches this (a map keyed by names or e-mail addresses on the way to a kept id must not
+  // leave). Default kDefaultWildcardKeys.
+  std::unique_ptr<const RE2> wildcard_keys;
   std::vector<RuleSource> sources;
   uint64_t id = 0; // unique per finalize(): lets per-thread caches tell rule sets apart
 
@@ -110,6 +114,12 @@ public:
 };
 
 using RuleSetPtr = std::shared_ptr<const RuleSet>;
+
+// Identifier-like keys: letters, digits, '_' and '$', joined by '/', ':' or '-' (Kobo's
+// `group/field`). Not '.', '@', spaces, non-ASCII or a leading digit: e-mail addresses, names
+// and phone numbers used as keys fail it.
+inline constexpr const char* kDefaultWildcardKeys =
+    "[A-Za-z_$][A-Za-z0-9_$]{0,63}([/:-][A-Za-z0-9_$]{1,64}){0,8}";
 
 // Memory budget for each compiled pattern: a pathological pattern is refused at load time rather
 // than degrading at run time.

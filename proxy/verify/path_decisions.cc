@@ -76,6 +76,7 @@ Fate fateOf(Decision decision) {
   case Decision::DeniedByKey: // masked by key replaces the whole value: nothing of it leaves
   case Decision::KeyCarriesData:
   case Decision::RemovedByDetector:
+  case Decision::KeyRejected:
     return Fate::Removed;
   }
   return Fate::Removed;

@@ -344,3 +344,21 @@ TEST_CASE("output is always valid JSON", "[filters][bytes]") {
     CHECK_FALSE(parser.parse(out).error());
   }
 }
+
+TEST_CASE("allowlist: keys only a wildcard lets through must look like identifiers",
+          "[filters][allowlist][wildcard-keys]") {
+  FilterHarness h(rulesFromYaml(kAllowIds));
+  // A map keyed by personal data on the way to a kept id: the key would leave with the id.
+  CHECK(h.drop(R"({"level":"x","m":{"lejla.mujkic@example.net":{"_id":41}}})") ==
+        DropReason::Empty);
+  CHECK(h.drop(R"({"level":"x","m":{"+387 62 555 014":[{"_id":42}]}})") == DropReason::Empty);
+  CHECK(h.drop(R"({"level":"x","m":{"Lejla Mujki\u0107":{"_id":43}}})") == DropReason::Empty);
+  CHECK(h.drop(R"({"level":"x","m":{"0614829130":{"_id":44}}})") == DropReason::Empty);
+  CHECK(h.counters().fields_key_rejected == 4);
+  // Identifier-like keys (Kobo groups included) pass; literal keys are never checked.
+  CHECK(h.pass(R"({"submission":{"child/details":{"_id":45}}})") ==
+        R"({"submission":{"child/details":{"_id":45}}})");
+
+  FilterHarness custom(rulesFromYaml(std::string(kAllowIds) + "wildcard_keys: '[a-z]+'\n"));
+  CHECK(custom.pass(R"({"a":{"_id":1},"B":{"_id":2}})") == R"({"a":{"_id":1}})");
+}

@@ -797,3 +797,18 @@ TEST_CASE("loader: the embedded packs are the files in rules/packs", "[rules][lo
 
 } // namespace
 } // namespace scrub::rules
+
+TEST_CASE("wildcard_keys: default, override, and errors", "[rules][loader]") {
+  auto loaded = scrub::rules::loadRulesFromText("version: 1\nname: a\n", "w.yaml");
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->rules->wildcard_keys);
+  CHECK(loaded->rules->wildcard_keys->pattern() == scrub::rules::kDefaultWildcardKeys);
+  auto custom =
+      scrub::rules::loadRulesFromText("version: 1\nname: a\nwildcard_keys: '[a-z]+'\n", "w.yaml");
+  REQUIRE(custom.ok());
+  CHECK(custom->rules->wildcard_keys->pattern() == "[a-z]+");
+  auto bad =
+      scrub::rules::loadRulesFromText("version: 1\nname: a\nwildcard_keys: '[a-'\n", "w.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.rfind("w.yaml:3:16: wildcard_keys: invalid RE2 pattern", 0) == 0);
+}
