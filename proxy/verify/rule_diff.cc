@@ -1,6 +1,7 @@
 #include "proxy/verify/rule_diff.h"
 
 #include <map>
+#include <optional>
 
 #include "rules/detector_match.h"
 #include "rules/path_pattern.h"
@@ -271,6 +272,34 @@ void diffSettings(const RuleSet& o, const RuleSet& n, std::vector<DiffFinding>& 
                        std::string(rules::policyName(n.policy)) +
                        (wider ? ": every field no detector catches now passes"
                               : ": only what keep rules name passes")});
+  }
+  if (n.policy == rules::Policy::Allowlist &&
+      pattern(o.wildcard_keys) != pattern(n.wildcard_keys)) {
+    // Keys only a wildcard lets through must fully match wildcard_keys: a wider pattern lets
+    // keys that carry data (an e-mail address as a key) out.
+    std::optional<std::string> example;
+    if (n.wildcard_keys) {
+      if (auto samples = rules::sampleRegex(n.wildcard_keys->pattern(), kSamples, 13)) {
+        for (const auto& sample : *samples) {
+          if (RE2::FullMatch(sample, *n.wildcard_keys) &&
+              (o.wildcard_keys && !RE2::FullMatch(sample, *o.wildcard_keys))) {
+            example = sample;
+            break;
+          }
+        }
+      }
+    }
+    if (!n.wildcard_keys || example) {
+      out.push_back({Kind::Widened, "setting wildcard_keys",
+                     quoted(pattern(o.wildcard_keys)) + " -> " + quoted(pattern(n.wildcard_keys)) +
+                         (example ? ": keys such as " + quoted(*example) +
+                                        " now pass where only * or ** names them"
+                                  : ": every key now passes where only * or ** names it")});
+    } else {
+      out.push_back({Kind::MayWiden, "setting wildcard_keys",
+                     quoted(pattern(o.wildcard_keys)) + " -> " + quoted(pattern(n.wildcard_keys)) +
+                         "; no sampled key shows it wider"});
+    }
   }
   if (o.drop_empty != n.drop_empty) {
     out.push_back({Kind::Changed, "setting drop_empty",

@@ -145,6 +145,10 @@ TEST_CASE("diff: policy and settings", "[verify][diff]") {
   INFO(dump(f));
   CHECK(has(f, Kind::Widened, "policy", "allowlist -> redact"));
   CHECK(has(f, Kind::Changed, "setting drop_empty"));
+  const auto keys =
+      diff(kBase, replaced(kBase, "name: base\n", "name: base\nwildcard_keys: '[^.]+'\n"));
+  INFO(dump(keys));
+  CHECK(has(keys, Kind::Widened, "setting wildcard_keys", "now pass"));
   const auto back = diff(replaced(kBase, "name: base\n", "name: base\npolicy: redact\n"),
                          replaced(kBase, "name: base\n", "name: base\npolicy: allowlist\n"));
   CHECK(has(back, Kind::Narrowed, "policy"));
