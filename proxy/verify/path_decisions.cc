@@ -27,7 +27,14 @@ public:
 // Decisions the filter makes about a whole container without reporting what is inside.
 bool decidesSubtree(Decision decision) {
   return decision == Decision::Unmatched || decision == Decision::DeniedByKey ||
-         decision == Decision::KeyCarriesData || decision == Decision::Exempt;
+         decision == Decision::KeyCarriesData || decision == Decision::Exempt ||
+         decision == Decision::KeyRejected;
+}
+
+// Removed because no rule names the field: what `coverage` lists first. (A key that only a
+// `*` or `**` reached and that does not look like an identifier is not named either.)
+bool unnamed(Decision decision) {
+  return decision == Decision::Unmatched || decision == Decision::KeyRejected;
 }
 
 void walkPaths(simdjson::dom::element element, std::string& path,
@@ -169,7 +176,7 @@ filters::DropReason PathDecider::decide(std::string_view line, const rules::Rule
     d.rule = e.rule;
     d.fate = fateOf(e.decision);
     d.occurrence = e.decision != Decision::EmbeddedJson || keeper.count(e.path) == 0;
-    if (e.decision == Decision::Unmatched) {
+    if (unnamed(e.decision)) {
       d.named = false;
     } else if (e.decision == Decision::Passed && e.rule.empty()) {
       // Passed with no rule: either inside a subtree a keep rule kept whole, or (redact) a field
@@ -222,7 +229,7 @@ filters::DropReason PathDecider::decide(std::string_view line, const rules::Rule
       d.rule = w->rule;
       d.fate = fateOf(w->decision);
       d.inherited = true;
-      d.named = w->decision != Decision::Unmatched;
+      d.named = !unnamed(w->decision);
     } else if (container) {
       d.label = "walked";
       d.fate = Fate::Structure;

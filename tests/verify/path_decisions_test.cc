@@ -108,6 +108,23 @@ TEST_CASE("every field gets a decision, also inside containers decided whole",
     CHECK(find(fields, "message[]._id")->label == "kept");
     CHECK(find(fields, "message[].name")->label == "removed:unmatched");
   }
+  SECTION("a key only a wildcard reached that is data goes with its subtree, unnamed") {
+    auto pack = scrub::rules::loadRules({"openfn-retry-ids"});
+    REQUIRE(pack.ok());
+    PathDecider decider;
+    scrub::filters::FilterCounters counters;
+    std::vector<FieldDecision> fields;
+    decider.decide(R"({"level":"info","message":[{"lejla@example.net":{"_id":1}}]})", *pack->rules,
+                   fields, counters);
+    const auto* key = find(fields, "message[].\"lejla@example.net\"");
+    REQUIRE(key != nullptr);
+    CHECK(key->fate == Fate::Removed);
+    CHECK_FALSE(key->named);
+    const auto* id = find(fields, "message[].\"lejla@example.net\"._id");
+    REQUIRE(id != nullptr);
+    CHECK(id->inherited);
+    CHECK(id->fate == Fate::Removed);
+  }
   SECTION("a line that is not JSON has no field decisions") {
     CHECK(decide("version: 1\nname: t\nkeep:\n  - level\n", "not json").empty());
   }
