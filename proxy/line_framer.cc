@@ -2,49 +2,77 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace scrub::proxy {
 namespace {
 
 void wipe(char* data, size_t n) {
-  // A plain memset of memory about to be reused may be elided; this one may not.
+  // A plain memset of memory about to be reused or freed may be elided; this one may not.
   volatile char* p = data;
   for (size_t i = 0; i < n; ++i) {
     p[i] = 0;
   }
 }
 
-}  // namespace
+constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
+
+} // namespace
 
 LineFramer::LineFramer(size_t max_line_bytes, size_t read_chunk_bytes)
-    : max_line_bytes_(max_line_bytes),
-      read_chunk_bytes_(read_chunk_bytes),
+    : max_line_bytes_(max_line_bytes), read_chunk_bytes_(read_chunk_bytes),
       // A whole max-size line (+ '\r\n') and one read must fit, with padding behind them.
-      capacity_(max_line_bytes + 2 + read_chunk_bytes + simdjson::SIMDJSON_PADDING),
-      buffer_(new char[capacity_]()) {}
+      max_capacity_(max_line_bytes + 2 + read_chunk_bytes + kPadding),
+      capacity_(std::min(max_capacity_, kInitialBytes + kPadding)), buffer_(new char[capacity_]()) {
+}
 
-LineFramer::~LineFramer() { wipe(buffer_.get(), capacity_); }
+LineFramer::~LineFramer() {
+  wipe(buffer_.get(), capacity_);
+}
+
+size_t LineFramer::usable() const {
+  return capacity_ - kPadding;
+}
 
 std::span<char> LineFramer::writable() {
-  const size_t usable = capacity_ - simdjson::SIMDJSON_PADDING;
-  if (usable - end_ < read_chunk_bytes_ && begin_ > 0) {
+  if (begin_ > 0 && usable() - end_ < usable() / 2) {
     compact();
   }
-  return {buffer_.get() + end_, usable - end_};
+  // Grow when the pending line leaves little room (up to the maximum line), or when reads keep
+  // filling the buffer (up to two reads' worth: more would only cost memory per connection).
+  const bool cramped = usable() - end_ < std::min(read_chunk_bytes_, usable() / 4);
+  const bool busy = filled_ && usable() < 2 * read_chunk_bytes_;
+  if (capacity_ < max_capacity_ && (cramped || busy)) {
+    grow();
+  }
+  filled_ = false;
+  offered_ = usable() - end_;
+  return {buffer_.get() + end_, offered_};
 }
 
 void LineFramer::compact() {
   const size_t pending = end_ - begin_;
-  if (begin_ > 0) {
-    std::memmove(buffer_.get(), buffer_.get() + begin_, pending);
-    wipe(buffer_.get() + pending, end_ - pending);
-  }
+  std::memmove(buffer_.get(), buffer_.get() + begin_, pending);
+  wipe(buffer_.get() + pending, end_ - pending);
+  begin_ = 0;
+  end_ = pending;
+}
+
+void LineFramer::grow() {
+  const size_t grown = std::min(max_capacity_, std::max(capacity_ * 2, kInitialBytes + kPadding));
+  std::unique_ptr<char[]> bigger(new char[grown]());
+  const size_t pending = end_ - begin_;
+  std::memcpy(bigger.get(), buffer_.get() + begin_, pending);
+  wipe(buffer_.get(), capacity_);
+  buffer_ = std::move(bigger);
+  capacity_ = grown;
   begin_ = 0;
   end_ = pending;
 }
 
 void LineFramer::commit(size_t n, const Sink& sink) {
+  filled_ = n == offered_;
   end_ += n;
   char* data = buffer_.get();
   while (begin_ < end_) {
@@ -81,10 +109,6 @@ void LineFramer::commit(size_t n, const Sink& sink) {
     wipe(data + begin_, end_ - begin_);
     begin_ = end_ = scanned_ = 0;
     discarding_ = true;
-    return;
-  }
-  if (begin_ > 0 && end_ == capacity_ - simdjson::SIMDJSON_PADDING) {
-    compact();
   }
 }
 
@@ -101,4 +125,4 @@ void LineFramer::finish(const Sink& sink) {
   discarding_ = false;
 }
 
-}  // namespace scrub::proxy
+} // namespace scrub::proxy

@@ -9,6 +9,10 @@
 // partial line is reported as truncated and discarded. Consumed bytes are zeroed before the
 // buffer reuses or frees them (no payload lingers in memory longer than needed).
 //
+// Memory grows with need: a connection starts with a small buffer and doubles it only when a
+// line or a burst of reads does not fit, up to max_line_bytes + one read. A thousand quiet
+// connections cost a thousand small buffers, not a thousand maximum-size ones.
+//
 // No I/O: the owner reads into writable() and calls commit(). Not thread-safe.
 
 #include <cstddef>
@@ -28,6 +32,8 @@ public:
     std::function<void()> on_truncated;
   };
 
+  static constexpr size_t kInitialBytes = 4096;
+
   LineFramer(size_t max_line_bytes, size_t read_chunk_bytes = 64 * 1024);
   ~LineFramer();
   LineFramer(const LineFramer&) = delete;
@@ -41,19 +47,26 @@ public:
   void finish(const Sink& sink);
 
   size_t buffered() const { return end_ - begin_; }
+  // Bytes allocated now (including padding); grows with need up to maxCapacity().
   size_t capacity() const { return capacity_; }
+  size_t maxCapacity() const { return max_capacity_; }
 
 private:
+  size_t usable() const;
   void compact();
+  void grow();
 
   size_t max_line_bytes_;
   size_t read_chunk_bytes_;
+  size_t max_capacity_;
   size_t capacity_;
   std::unique_ptr<char[]> buffer_;
-  size_t begin_ = 0;  // first byte of the pending partial line
-  size_t end_ = 0;    // one past the last byte received
+  size_t begin_ = 0;    // first byte of the pending partial line
+  size_t end_ = 0;      // one past the last byte received
   size_t scanned_ = 0;  // bytes from begin_ already known to hold no '\n'
+  size_t offered_ = 0;  // size of the span writable() last returned
+  bool filled_ = false; // the last read filled all it was offered: the stream is busy
   bool discarding_ = false;
 };
 
-}  // namespace scrub::proxy
+} // namespace scrub::proxy
