@@ -16,7 +16,7 @@ constexpr char kUpperHex[] = "0123456789ABCDEF";
 bool decodeUtf8(std::string_view text, std::vector<int32_t>& out) {
   out.clear();
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
+  auto left = static_cast<utf8proc_ssize_t>(text.size());
   while (left > 0) {
     utf8proc_int32_t cp = 0;
     const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
@@ -54,7 +54,7 @@ std::string normalized(std::string_view text, utf8proc_option_t options) {
   }
   // utf8proc allocates with malloc; own it until copied.
   const std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(result, &std::free);
-  return std::string(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
+  return {reinterpret_cast<const char*>(result), static_cast<size_t>(n)};
 }
 
 template <typename Map> std::string caseMapped(std::string_view text, Map map) {
@@ -232,7 +232,7 @@ std::string base64Stable(std::string_view text, int align, bool url_safe) {
   // Output character k carries input bits [6k, 6k + 6). It depends only on the canary when
   // those bits lie inside the canary's bytes [align, align + n).
   const size_t n = text.size();
-  const size_t a = static_cast<size_t>(align);
+  const auto a = static_cast<size_t>(align);
   const size_t first = (8 * a + 5) / 6;
   if (8 * (a + n) < 6) {
     return {};
