@@ -484,6 +484,19 @@ struct LineFilter::Walk {
         return fail(error);
       }
       od::value& element = element_result.value_unsafe();
+      if (ctx.mode == Mode::Guided && trace == nullptr) {
+        // As for object members: elements no rule can keep are validated and dropped here.
+        const Out early = child_state == PathAutomaton::kDead
+                              ? skipValue(element, ctx.node_depth + 1)
+                              : dropPlainScalar(element, child_state, ctx.node_depth + 1);
+        if (early == Out::Failed) {
+          return Out::Failed;
+        }
+        if (early == Out::Dropped) {
+          ++counters.fields_unmatched;
+          continue;
+        }
+      }
       const size_t mark = out.size();
       if (any) {
         out.push_back(',');

@@ -48,6 +48,16 @@ Status RuleSet::finalize() {
   for (auto& rule : keep) {
     has_contract.push_back(rule.value != nullptr);
     rule.fast = rule.value ? FastContract::recognise(rule.value->pattern()) : std::nullopt;
+    rule.has_range = false;
+    if (rule.value && !rule.fast) {
+      // The range of a full match: compute it on the anchored form of the pattern.
+      RE2::Options options;
+      options.set_max_mem(kRegexMaxMem);
+      options.set_log_errors(false);
+      const RE2 anchored("^(?:" + rule.value->pattern() + ")$", options);
+      rule.has_range =
+          anchored.ok() && anchored.PossibleMatchRange(&rule.range_min, &rule.range_max, 16);
+    }
   }
   this->paths = std::move(automaton.value());
   this->paths.markContracts(has_contract);

@@ -39,6 +39,9 @@ struct KeepRule {
   PathPattern path;
   std::unique_ptr<const RE2> value; // full match on the value's text; null: any value
   std::optional<FastContract> fast; // the same contract without RE2, when it is simple
+  bool has_range = false;
+  std::string range_min;
+  std::string range_max;
 
   bool contractHolds(std::string_view text) const {
     if (!value) {
@@ -46,6 +49,11 @@ struct KeepRule {
     }
     if (fast) {
       return fast->matches(text);
+    }
+    // Every text the contract matches lies in [range_min, range_max] (RE2's
+    // PossibleMatchRange): most texts that break a template fail here without running RE2.
+    if (has_range && (text < range_min || text > range_max)) {
+      return false;
     }
     return value->Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
                         RE2::ANCHOR_BOTH, nullptr, 0);

@@ -3,6 +3,7 @@
 
 #include "rules/fast_contract.h"
 #include "rules/regex_sampler.h"
+#include "rules/rule_loader.h"
 
 using scrub::rules::FastContract;
 
@@ -22,13 +23,25 @@ TEST_CASE("fast contracts recognise only the simple shapes", "[rules][fast-contr
 }
 
 TEST_CASE("fast contracts agree with RE2 full match", "[rules][fast-contract]") {
-  const std::vector<std::string> patterns = {"[0-9]{19}",        "[1-9][0-9]{0,18}",
-                                             "^\\d{3,5}$",       "(debug|info|warn|)",
+  const std::vector<std::string> patterns = {"[0-9]{19}",       "[1-9][0-9]{0,18}",
+                                             "^\\d{3,5}$",      "(debug|info|warn|)",
                                              "R/T|JOB|ADA|CLI", "(?:a\\.b|c\\-d)"};
   // Candidates: samples of each pattern (should match) and of look-alikes (mostly should not).
-  std::vector<std::string> candidates = {"",      "0",    "00",    "10",     "info ", "INFO",
-                                         "a.b",   "axb",  "c-d",   "R/T",    "R/TT", "12345",
-                                         "123456", "1234567890123456789", "0234567890123456789"};
+  std::vector<std::string> candidates = {"",
+                                         "0",
+                                         "00",
+                                         "10",
+                                         "info ",
+                                         "INFO",
+                                         "a.b",
+                                         "axb",
+                                         "c-d",
+                                         "R/T",
+                                         "R/TT",
+                                         "12345",
+                                         "123456",
+                                         "1234567890123456789",
+                                         "0234567890123456789"};
   for (const auto& source : {"[0-9]{0,21}", "[1-9a-z./-]{0,4}", "(debug|info|warn|R/T|JOB|a.b)"}) {
     auto samples = scrub::rules::sampleRegex(source, 300, 7, 20);
     REQUIRE(samples);
@@ -47,5 +60,27 @@ TEST_CASE("fast contracts agree with RE2 full match", "[rules][fast-contract]") 
       matched += expected ? 1 : 0;
     }
     CHECK(matched > 0);
+  }
+}
+
+TEST_CASE("contract ranges never reject a text the contract matches", "[rules][fast-contract]") {
+  // Every shipped pack's contracts: samples of each must still pass contractHolds.
+  for (const char* pack : {"openfn-retry-ids", "kobo-redact"}) {
+    auto loaded = scrub::rules::loadRules({pack});
+    REQUIRE(loaded.ok());
+    for (const auto& keep : loaded->rules->keep) {
+      if (!keep.value) {
+        continue;
+      }
+      auto samples = scrub::rules::sampleRegex(keep.value->pattern(), 300, 11);
+      REQUIRE(samples);
+      for (const auto& sample : *samples) {
+        if (RE2::FullMatch(sample, *keep.value)) {
+          INFO(keep.name << " on '" << sample << "'");
+          CHECK(keep.contractHolds(sample));
+        }
+      }
+      CHECK_FALSE(keep.contractHolds("Creating case for Amra Begić"));
+    }
   }
 }
