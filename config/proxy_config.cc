@@ -382,7 +382,7 @@ private:
   }
 
   ListenerConfig loadListener(const YAML::Node& node, const ProxyConfig& config) {
-    checkKeys(node, "listeners: ", {"name", "listen", "rules", "sinks", "allow_public"});
+    checkKeys(node, "listeners: ", {"name", "listen", "rules", "sinks", "allow_public", "http"});
     ListenerConfig listener;
     listener.pos = posOf(node);
     listener.name = node["name"] ? scalar(node["name"], "listeners.name")
@@ -419,7 +419,98 @@ private:
     if (const auto allow = node["allow_public"]) {
       listener.allow_public = boolean(allow, "listeners.allow_public");
     }
+    if (const auto http = node["http"]) {
+      if (!listener.address.http) {
+        fail(posOf(http), "listeners.http: only for an http:// listener");
+      }
+      loadHttp(http, listener.http);
+    }
     return listener;
+  }
+
+  // A secret: only a `${env:NAME}` or `${file:PATH}` reference, never the value itself.
+  std::string secret(const YAML::Node& node, std::string_view what, size_t min_bytes) {
+    if (!node.IsScalar()) {
+      fail(posOf(node), std::string(what) + ": expected a single value");
+    }
+    const std::string& raw = node.Scalar();
+    const bool reference = (raw.starts_with("${env:") || raw.starts_with("${file:")) &&
+                           raw.find('}') == raw.size() - 1;
+    if (!reference) {
+      fail(posOf(node), std::string(what) +
+                            ": a secret must be a ${env:NAME} or ${file:PATH} reference, never "
+                            "written in the file");
+    }
+    std::string value = scalar(node, what);
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+      value.pop_back();
+    }
+    if (value.size() < min_bytes) {
+      fail(posOf(node), std::string(what) + ": " + raw + " is shorter than " +
+                            std::to_string(min_bytes) + " characters");
+    }
+    return value;
+  }
+
+  void loadHttp(const YAML::Node& node, HttpListenerConfig& http) {
+    checkKeys(node, "listeners.http: ",
+              {"path", "max_body_bytes", "max_decompressed_bytes", "max_header_bytes",
+               "api_keys", "api_key_header", "basic_users", "max_auth_failures",
+               "auth_failure_window"});
+    if (const auto n = node["path"]) {
+      http.path = scalar(n, "listeners.http.path");
+      if (!http.path.starts_with("/")) {
+        fail(posOf(n), "listeners.http.path: must start with '/'");
+      }
+    }
+    if (const auto n = node["max_body_bytes"]) {
+      http.max_body_bytes = size(n, "listeners.http.max_body_bytes", 1);
+    }
+    if (const auto n = node["max_decompressed_bytes"]) {
+      http.max_decompressed_bytes = size(n, "listeners.http.max_decompressed_bytes", 1);
+    }
+    if (const auto n = node["max_header_bytes"]) {
+      http.max_header_bytes = size(n, "listeners.http.max_header_bytes", 256);
+    }
+    if (const auto n = node["api_key_header"]) {
+      http.api_key_header = scalar(n, "listeners.http.api_key_header");
+    }
+    if (const auto n = node["max_auth_failures"]) {
+      http.max_auth_failures =
+          static_cast<unsigned>(std::min<uint64_t>(size(n, "listeners.http.max_auth_failures", 1),
+                                                   1u << 20));
+    }
+    if (const auto n = node["auth_failure_window"]) {
+      http.auth_failure_window = duration(n, "listeners.http.auth_failure_window");
+    }
+    if (const auto keys = node["api_keys"]) {
+      if (!keys.IsSequence()) {
+        fail(posOf(keys), "listeners.http.api_keys: expected a list");
+      }
+      for (const auto& item : keys) {
+        checkKeys(item, "listeners.http.api_keys: ", {"id", "key"});
+        if (!item["id"] || !item["key"]) {
+          fail(posOf(item), "listeners.http.api_keys: each needs `id` and `key`");
+        }
+        http.api_keys.push_back({scalar(item["id"], "listeners.http.api_keys.id"),
+                                 secret(item["key"], "listeners.http.api_keys.key",
+                                        kMinApiKeyBytes)});
+      }
+    }
+    if (const auto users = node["basic_users"]) {
+      if (!users.IsSequence()) {
+        fail(posOf(users), "listeners.http.basic_users: expected a list");
+      }
+      for (const auto& item : users) {
+        checkKeys(item, "listeners.http.basic_users: ", {"user", "password"});
+        if (!item["user"] || !item["password"]) {
+          fail(posOf(item), "listeners.http.basic_users: each needs `user` and `password`");
+        }
+        http.basic_users.push_back(
+            {scalar(item["user"], "listeners.http.basic_users.user"),
+             secret(item["password"], "listeners.http.basic_users.password", kMinPasswordBytes)});
+      }
+    }
   }
 
   std::string file_;
@@ -443,12 +534,28 @@ std::string Address::url() const {
     break;
   }
   const bool v6 = host.find(':') != std::string::npos;
-  return "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (http ? "http://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 Result<Address> parseListenAddress(std::string_view url) {
   if (url.starts_with("tcp://")) {
     return parseTcp(url, /*names=*/false, /*port_zero_ok=*/true);
+  }
+  if (url.starts_with("https://")) {
+    return Error{"'" + std::string(url) +
+                 "': https:// listeners are not supported yet (use http:// on loopback behind a "
+                 "TLS terminator)"};
+  }
+  if (url.starts_with("http://")) {
+    auto address = parseTcp("tcp://" + std::string(url.substr(7)), /*names=*/false,
+                            /*port_zero_ok=*/true);
+    if (!address.ok()) {
+      return Error{"'" + std::string(url) +
+                   "': expected http://HOST:PORT with an IP address or localhost and a port "
+                   "from 0 to 65535"};
+    }
+    address->http = true;
+    return address;
   }
   if (url.starts_with("unix://")) {
     Address address;
@@ -462,7 +569,7 @@ Result<Address> parseListenAddress(std::string_view url) {
     }
     return address;
   }
-  return Error{"'" + std::string(url) + "': expected tcp://HOST:PORT or unix:///PATH"};
+  return Error{"'" + std::string(url) + "': expected tcp://HOST:PORT, http://HOST:PORT or unix:///PATH"};
 }
 
 Result<Address> parseSinkAddress(std::string_view url) {

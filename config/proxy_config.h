@@ -28,13 +28,15 @@ struct Address {
   std::string host;  // Tcp: an IP literal or `localhost`, without brackets
   uint16_t port = 0; // Tcp: 0 lets the kernel choose (listeners only)
   std::string path;  // Unix: the socket's path
+  bool http = false; // Tcp: an HTTP/1.1 listener (`http://HOST:PORT`)
 
-  // Canonical text: `tcp://127.0.0.1:5170`, `tcp://[::1]:5170`, `unix:///run/x.sock`, `stdout`.
+  // Canonical text: `tcp://127.0.0.1:5170`, `http://127.0.0.1:8080`, `tcp://[::1]:5170`, `unix:///run/x.sock`, `stdout`.
   std::string url() const;
   bool operator==(const Address&) const = default;
 };
 
-// `tcp://HOST:PORT` or `unix:///PATH`. The error says what is wrong, without a position.
+// `tcp://HOST:PORT`, `http://HOST:PORT` or `unix:///PATH` (`https://` is refused: not supported
+// yet). The error says what is wrong, without a position.
 Result<Address> parseListenAddress(std::string_view url);
 // `stdout` or `tcp://HOST:PORT` (a port other than 0).
 Result<Address> parseSinkAddress(std::string_view url);
@@ -74,12 +76,41 @@ struct SinkConfig {
   SourcePos pos; // where it was declared; empty file when it came from a flag
 };
 
+// One credential an HTTP listener accepts. `id` names it in the log; `secret` is never logged.
+struct HttpApiKey {
+  std::string id;
+  std::string secret; // at least kMinApiKeyBytes
+};
+struct HttpBasicUser {
+  std::string user;
+  std::string password; // at least kMinPasswordBytes
+};
+inline constexpr size_t kMinApiKeyBytes = 32;
+inline constexpr size_t kMinPasswordBytes = 12;
+
+// The HTTP side of a listener (only used when `address.http`). No credential configured: no
+// authentication (loopback binds only, like every listener by default).
+struct HttpListenerConfig {
+  std::string path = "/v1/logs";
+  uint64_t max_body_bytes = 8 << 20;          // as received (413 above)
+  uint64_t max_decompressed_bytes = 32 << 20; // after gzip (413 above)
+  uint64_t max_header_bytes = 16 << 10;       // request line + headers (431 above)
+  std::vector<HttpApiKey> api_keys;           // `Authorization: Bearer KEY` or `api_key_header`
+  std::string api_key_header = "X-API-Key";
+  std::vector<HttpBasicUser> basic_users;
+  unsigned max_auth_failures = 10; // per peer address and window, then 429
+  std::chrono::milliseconds auth_failure_window{60000};
+
+  bool authRequired() const { return !api_keys.empty() || !basic_users.empty(); }
+};
+
 struct ListenerConfig {
   std::string name;
   Address address;
   std::vector<std::string> rules; // specs for rules::loadRules; empty: the default pack
   std::vector<std::string> sinks; // names of ProxyConfig::sinks
   bool allow_public = false;      // a non-loopback bind must be asked for
+  HttpListenerConfig http;        // `http:` block, for http:// listeners
   SourcePos pos;
   SourcePos listen_pos; // of the `listen:` value
 };

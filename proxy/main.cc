@@ -28,7 +28,10 @@ Rules are files or shipped packs: openfn-retry-ids (default), pii-detectors, kob
 run: the proxy. With no flags it runs the embedded default config (config/scrubproxy.yaml):
   listen tcp://127.0.0.1:5170, rules openfn-retry-ids, sink stdout. Flags override the file:
   --config FILE           YAML config (listeners, sinks, limits, workers, log)
-  --listen URL            tcp://HOST:PORT or unix:///PATH (repeatable; port 0: any free port)
+  --listen URL            tcp://HOST:PORT, http://HOST:PORT (POST /v1/logs) or unix:///PATH
+                          (repeatable; port 0: any free port)
+  --api-key-env NAME      every http:// listener requires the API key in env var NAME
+                          (Authorization: Bearer KEY or X-API-Key: KEY; 32+ characters)
   --sink URL              stdout or tcp://HOST:PORT (repeatable; NDJSON)
   --rules FILE            rule file or shipped pack (repeatable: loaded as one set)
   --workers N             worker threads, each with its own event loop (0: one per core)

@@ -48,6 +48,10 @@ struct WorkerStats {
   Counter bytes_in;
   Counter bytes_out;
   std::array<Counter, filters::kDropReasonCount> dropped;
+  // HTTP ingress.
+  Counter http_auth_failures; // 401s (missing or wrong credential)
+  Counter http_rejected;      // other error answers (400, 405, 411, 413, 415, 429, 431)
+  Counter http_busy;          // 503: a sink above its high watermark
 };
 
 } // namespace scrub::proxy

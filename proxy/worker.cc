@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "proxy/http_connection.h"
 #include "proxy/listen_socket.h"
 #include "proxy/logging.h"
 #include "proxy/wipe.h"
@@ -96,6 +97,11 @@ Status Worker::init(const std::vector<int>& listener_fds, const std::vector<std:
     listener->rules = listener->slot->get();
     listener->counters.sizeFor(*listener->rules);
     listener->worker = this;
+    if (listener_config.address.http) {
+      listener->auth_failures = std::make_unique<AuthFailureLimiter>(
+          listener_config.http.max_auth_failures,
+          static_cast<uint64_t>(listener_config.http.auth_failure_window.count()));
+    }
     for (const auto& name : listener_config.sinks) {
       for (size_t s = 0; s < config.sinks.size(); ++s) {
         if (config.sinks[s].name == name) {
@@ -207,13 +213,25 @@ void Worker::onNewConnection(uv_stream_t* server, int status) {
     return;
   }
   const uint64_t id = self->shared_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
-  auto owned = std::make_unique<Connection>(*self, *listener, id);
-  Connection* connection = owned.get();
-  self->connections_.emplace(connection, std::move(owned));
-  if (!connection->accept(server)) {
-    return;
+  bool started = false;
+  if (listener->config->address.http) {
+    auto owned = std::make_unique<HttpConnection>(*self, *listener, id);
+    HttpConnection* connection = owned.get();
+    self->http_connections_.emplace(connection, std::move(owned));
+    if (!connection->accept(server)) {
+      return;
+    }
+    started = connection->start();
+  } else {
+    auto owned = std::make_unique<Connection>(*self, *listener, id);
+    Connection* connection = owned.get();
+    self->connections_.emplace(connection, std::move(owned));
+    if (!connection->accept(server)) {
+      return;
+    }
+    started = connection->start();
   }
-  if (connection->start()) {
+  if (started) {
     self->stats_.connections_accepted.add();
     return;
   }
@@ -272,6 +290,11 @@ void Worker::onConnectionClosed(Connection* connection) {
   maybeFinish();
 }
 
+void Worker::onHttpConnectionClosed(HttpConnection* connection) {
+  http_connections_.erase(connection);
+  maybeFinish();
+}
+
 void Worker::closeListeners() {
   for (auto& listener : listeners_) {
     if (listener->open && !uv_is_closing(&listener->server.handle)) {
@@ -295,6 +318,9 @@ void Worker::stop() {
   for (auto& [raw, connection] : connections_) {
     connection->shutdown();
   }
+  for (auto& [raw, connection] : http_connections_) {
+    connection->shutdown();
+  }
   for (auto& listener : listeners_) {
     afterRead(*listener);
   }
@@ -313,7 +339,7 @@ void Worker::abort() {
 }
 
 void Worker::maybeFinish() {
-  if (!stopping_ || finished_ || !connections_.empty()) {
+  if (!stopping_ || finished_ || !connections_.empty() || !http_connections_.empty()) {
     return;
   }
   for (const auto& listener : listeners_) {

@@ -26,6 +26,7 @@
 
 #include "config/proxy_config.h"
 #include "filters/line_filter.h"
+#include "proxy/http_auth.h"
 #include "proxy/line_framer.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/rule_slot.h"
@@ -53,6 +54,7 @@ inline constexpr size_t kReadChunk = 64 << 10;
 
 class Worker;
 class Connection;
+class HttpConnection;
 
 // One listener as seen by one worker.
 struct ListenerRuntime {
@@ -72,6 +74,7 @@ struct ListenerRuntime {
   } server{};
   bool open = false;
   Worker* worker = nullptr;
+  std::unique_ptr<AuthFailureLimiter> auth_failures; // http:// listeners only
 
   bool pressured() const;
   // Picks up reloaded rules; cheap when nothing changed.
@@ -118,6 +121,7 @@ public:
   WorkerShared& shared() { return shared_; }
   void afterRead(ListenerRuntime& listener);
   void onConnectionClosed(Connection* connection);
+  void onHttpConnectionClosed(HttpConnection* connection);
   bool stopping() const { return stopping_; }
 
 private:
@@ -147,6 +151,7 @@ private:
   std::vector<std::unique_ptr<SinkStats>> sink_stats_;
   std::vector<std::unique_ptr<SinkShard>> shards_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> http_connections_;
   WorkerStats stats_;
   bool stopping_ = false;
   bool finished_ = false;

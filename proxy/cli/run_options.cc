@@ -1,5 +1,7 @@
 #include "proxy/cli/run_options.h"
 
+#include <cstdlib>
+
 #include "config/default_config.h"
 #include "proxy/cli/command_line.h"
 
@@ -17,7 +19,7 @@ RunConfig failed(proxy::ExitCode code, std::string message) {
 
 RunConfig buildRunConfig(const Args& args, const config::LoadOptions& options) {
   auto parsed = parseArgs(args, {{"--config", "--listen", "--sink", "--rules", "--workers",
-                                  "--log-format", "--log-level"},
+                                  "--log-format", "--log-level", "--api-key-env"},
                                  {"--allow-public"}});
   if (!parsed.ok()) {
     return failed(proxy::ExitCode::Usage, parsed.error().message);
@@ -63,6 +65,35 @@ RunConfig buildRunConfig(const Args& args, const config::LoadOptions& options) {
     return failed(config::isSinkAddressError(status.error()) ? proxy::ExitCode::SinkInvalid
                                                              : proxy::ExitCode::Usage,
                   status.error().message);
+  }
+  if (auto name = parsed->last("--api-key-env")) {
+    // The key itself never appears in a message: only the variable's name.
+    const char* value =
+        options.get_env ? options.get_env(name->c_str()) : std::getenv(name->c_str());
+    if (value == nullptr || *value == '\0') {
+      return failed(proxy::ExitCode::Usage,
+                    "--api-key-env: environment variable " + *name + " is not set");
+    }
+    std::string key(value);
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
+      key.pop_back();
+    }
+    if (key.size() < config::kMinApiKeyBytes) {
+      return failed(proxy::ExitCode::Usage, "--api-key-env: the key in " + *name +
+                                                " is shorter than " +
+                                                std::to_string(config::kMinApiKeyBytes) +
+                                                " characters");
+    }
+    bool any = false;
+    for (auto& listener : out.config.listeners) {
+      if (listener.address.http) {
+        listener.http.api_keys.push_back({"env:" + *name, key});
+        any = true;
+      }
+    }
+    if (!any) {
+      return failed(proxy::ExitCode::Usage, "--api-key-env: no http:// listener to protect");
+    }
   }
   if (auto status = config::validateConfig(out.config); !status.ok()) {
     return failed(proxy::ExitCode::ConfigInvalid, status.error().message);

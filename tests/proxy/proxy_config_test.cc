@@ -168,10 +168,10 @@ TEST_CASE("config errors carry file:line:col", "[config]") {
     CHECK(errorOf("version: 1\nlisteners: [\n").starts_with("proxy.yaml:3:1: YAML: "));
   }
   SECTION("a bad listen address") {
-    CHECK(errorOf("version: 1\nlisteners:\n  - listen: http://127.0.0.1:80\nsinks:\n  - "
+    CHECK(errorOf("version: 1\nlisteners:\n  - listen: udp://127.0.0.1:80\nsinks:\n  - "
                   "address: stdout\n") ==
-          "proxy.yaml:3:13: listeners.listen: 'http://127.0.0.1:80': expected tcp://HOST:PORT "
-          "or unix:///PATH");
+          "proxy.yaml:3:13: listeners.listen: 'udp://127.0.0.1:80': expected tcp://HOST:PORT, "
+          "http://HOST:PORT or unix:///PATH");
     CHECK(errorOf("version: 1\nlisteners:\n  - listen: tcp://127.0.0.1:70000\nsinks:\n  - "
                   "address: stdout\n") ==
           "proxy.yaml:3:13: listeners.listen: 'tcp://127.0.0.1:70000': the port must be a "

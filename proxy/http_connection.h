@@ -1,0 +1,133 @@
+#pragma once
+
+// One HTTP/1.1 client connection on an http:// listener. Owned by its Worker like a TCP
+// Connection, freed after both its handles (socket, timer) have closed.
+//
+// Per request: http_parser -> (gzip, bounded) -> the body held in memory (bounded by
+// max_body_bytes / max_decompressed_bytes) -> split into records (NDJSON lines, or one JSON
+// object, or the elements of a JSON array) -> the worker's LineFilter with the listener's
+// current rules -> every sink shard of the listener, exactly as TCP lines. The answer is sent
+// once the records are in the sink queues: 200 with counts only. Errors never echo payload.
+// When a sink of the listener is above its high watermark the request is answered 503 with
+// Retry-After and nothing is queued (backpressure over HTTP).
+//
+// After an error answer that closes the connection, the rest of what the client sends is read
+// and discarded for a short time (lingering close), so the client sees the answer instead of a
+// reset.
+
+#include <http_parser.h>
+#include <uv.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "filters/drop_reason.h"
+#include "proxy/gzip_inflater.h"
+
+namespace scrub::proxy {
+
+class Worker;
+struct ListenerRuntime;
+
+class HttpConnection {
+public:
+  HttpConnection(Worker& worker, ListenerRuntime& listener, uint64_t id);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Accepts from `server`; false (and the connection is closing) when that failed.
+  bool accept(uv_stream_t* server);
+  // Starts reading, or closes at once when over max_connections. Returns false if rejected.
+  bool start();
+  // The proxy is stopping: a request not yet complete is abandoned (nothing of it was queued).
+  void shutdown();
+
+private:
+  enum class State : uint8_t { Open, Lingering, Closing };
+  enum class BodyType : uint8_t { Ndjson, Json };
+  struct WriteRequest {
+    uv_write_t req{};
+    std::string data;
+    HttpConnection* self = nullptr;
+    bool close_after = false;
+  };
+
+  // --- http_parser callbacks ---
+  static int onMessageBegin(http_parser* parser);
+  static int onUrl(http_parser* parser, const char* at, size_t length);
+  static int onHeaderField(http_parser* parser, const char* at, size_t length);
+  static int onHeaderValue(http_parser* parser, const char* at, size_t length);
+  static int onHeadersComplete(http_parser* parser);
+  static int onBody(http_parser* parser, const char* at, size_t length);
+  static int onMessageComplete(http_parser* parser);
+  static const http_parser_settings& settings();
+
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onWritten(uv_write_t* req, int status);
+  static void onShutdown(uv_shutdown_t* req, int status);
+  static void onTimer(uv_timer_t* timer);
+  static void onClosed(uv_handle_t* handle);
+
+  void resetRequest();
+  bool countHeaderBytes(size_t length); // false: over the limit (answered 431)
+  void commitHeader();
+  int checkHeaders();
+  void handleRecords();
+  void forward(std::string_view text);
+  // An error answer; `close` ends the connection after it (lingering).
+  void reject(int status, const std::string& extra_headers = {}, bool close = true);
+  void send(int status, const std::string& extra_headers, const std::string& body, bool close);
+  void startLinger();
+  void close(const std::string& why);
+  void restartTimer(uint64_t ms);
+
+  Worker& worker_;
+  ListenerRuntime& listener_;
+  uint64_t id_;
+  uv_tcp_t io_{};
+  uv_timer_t timer_{};
+  uv_shutdown_t shutdown_req_{};
+  int open_handles_ = 0;
+  State state_ = State::Open;
+  bool counted_ = false;
+  bool reading_ = false;
+  int pending_writes_ = 0;
+  std::string peer_;    // host:port, for the log
+  std::string peer_ip_; // for the failed-authentication limiter
+  std::unique_ptr<char[]> read_buffer_;
+  http_parser parser_{};
+
+  // The request being parsed.
+  std::string url_;
+  std::string field_;
+  std::string value_;
+  bool in_value_ = false;
+  size_t header_bytes_ = 0;
+  std::string content_type_;
+  std::string content_encoding_;
+  std::string expect_;
+  std::string authorization_;
+  std::string api_key_;
+  bool rejected_ = false; // an error answer was sent for this request
+  BodyType body_type_ = BodyType::Ndjson;
+  std::optional<GzipInflater> inflater_;
+  uint64_t received_bytes_ = 0;
+  std::string body_;
+  std::string credential_id_; // of the last accepted credential, for the log
+
+  // Totals for the close log.
+  uint64_t requests_ = 0;
+  uint64_t records_ = 0;
+  uint64_t forwarded_ = 0;
+  std::array<uint64_t, filters::kDropReasonCount> dropped_{};
+  // This request's counts.
+  uint64_t request_records_ = 0;
+  uint64_t request_forwarded_ = 0;
+  std::array<uint64_t, filters::kDropReasonCount> request_dropped_{};
+};
+
+} // namespace scrub::proxy
