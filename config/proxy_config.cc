@@ -454,9 +454,8 @@ private:
 
   void loadHttp(const YAML::Node& node, HttpListenerConfig& http) {
     checkKeys(node, "listeners.http: ",
-              {"path", "max_body_bytes", "max_decompressed_bytes", "max_header_bytes",
-               "api_keys", "api_key_header", "basic_users", "max_auth_failures",
-               "auth_failure_window"});
+              {"path", "max_body_bytes", "max_decompressed_bytes", "max_header_bytes", "api_keys",
+               "api_key_header", "basic_users", "max_auth_failures", "auth_failure_window"});
     if (const auto n = node["path"]) {
       http.path = scalar(n, "listeners.http.path");
       if (!http.path.starts_with("/")) {
@@ -476,9 +475,8 @@ private:
       http.api_key_header = scalar(n, "listeners.http.api_key_header");
     }
     if (const auto n = node["max_auth_failures"]) {
-      http.max_auth_failures =
-          static_cast<unsigned>(std::min<uint64_t>(size(n, "listeners.http.max_auth_failures", 1),
-                                                   1u << 20));
+      http.max_auth_failures = static_cast<unsigned>(
+          std::min<uint64_t>(size(n, "listeners.http.max_auth_failures", 1), 1u << 20));
     }
     if (const auto n = node["auth_failure_window"]) {
       http.auth_failure_window = duration(n, "listeners.http.auth_failure_window");
@@ -492,9 +490,9 @@ private:
         if (!item["id"] || !item["key"]) {
           fail(posOf(item), "listeners.http.api_keys: each needs `id` and `key`");
         }
-        http.api_keys.push_back({scalar(item["id"], "listeners.http.api_keys.id"),
-                                 secret(item["key"], "listeners.http.api_keys.key",
-                                        kMinApiKeyBytes)});
+        http.api_keys.push_back(
+            {scalar(item["id"], "listeners.http.api_keys.id"),
+             secret(item["key"], "listeners.http.api_keys.key", kMinApiKeyBytes)});
       }
     }
     if (const auto users = node["basic_users"]) {
@@ -534,7 +532,8 @@ std::string Address::url() const {
     break;
   }
   const bool v6 = host.find(':') != std::string::npos;
-  return (http ? "http://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (http ? "http://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 Result<Address> parseListenAddress(std::string_view url) {
@@ -569,7 +568,8 @@ Result<Address> parseListenAddress(std::string_view url) {
     }
     return address;
   }
-  return Error{"'" + std::string(url) + "': expected tcp://HOST:PORT, http://HOST:PORT or unix:///PATH"};
+  return Error{"'" + std::string(url) +
+               "': expected tcp://HOST:PORT, http://HOST:PORT or unix:///PATH"};
 }
 
 Result<Address> parseSinkAddress(std::string_view url) {

@@ -30,7 +30,8 @@ struct Address {
   std::string path;  // Unix: the socket's path
   bool http = false; // Tcp: an HTTP/1.1 listener (`http://HOST:PORT`)
 
-  // Canonical text: `tcp://127.0.0.1:5170`, `http://127.0.0.1:8080`, `tcp://[::1]:5170`, `unix:///run/x.sock`, `stdout`.
+  // Canonical text: `tcp://127.0.0.1:5170`, `http://127.0.0.1:8080`, `tcp://[::1]:5170`,
+  // `unix:///run/x.sock`, `stdout`.
   std::string url() const;
   bool operator==(const Address&) const = default;
 };

@@ -79,10 +79,9 @@ RunConfig buildRunConfig(const Args& args, const config::LoadOptions& options) {
       key.pop_back();
     }
     if (key.size() < config::kMinApiKeyBytes) {
-      return failed(proxy::ExitCode::Usage, "--api-key-env: the key in " + *name +
-                                                " is shorter than " +
-                                                std::to_string(config::kMinApiKeyBytes) +
-                                                " characters");
+      return failed(proxy::ExitCode::Usage,
+                    "--api-key-env: the key in " + *name + " is shorter than " +
+                        std::to_string(config::kMinApiKeyBytes) + " characters");
     }
     bool any = false;
     for (auto& listener : out.config.listeners) {
