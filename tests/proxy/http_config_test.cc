@@ -94,7 +94,7 @@ TEST_CASE("http listener config errors") {
         "proxy.yaml:5:7: listeners.http: only for an http:// listener");
 }
 
-TEST_CASE("--api-key-env protects every http listener") {
+TEST_CASE("run flag api-key-env protects every http listener") {
   auto run = cli::buildRunConfig({"--listen", "http://127.0.0.1:0", "--api-key-env", "K"},
                                  env({{"K", kKey}}));
   REQUIRE(run.ok());
