@@ -1,19 +1,22 @@
 // `scrubproxy verify`: the offline log-leak test. Corpora go through exactly the filter the
 // proxy runs; every forwarded line is searched for every canary in every form a re-encoder
 // could produce; optionally, retry ids must survive. Exit 0 clean, 1 leak or lost id, 2 usage
-// or input error. The live mode (against a running proxy) is not built yet.
+// or input error. With --live, the corpus goes to a running proxy over TCP and verify acts as
+// its sink (proxy/verify/live_session.h): missing records fail the run too.
 
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sys/stat.h>
 
 #include "proxy/cli/command_line.h"
 #include "proxy/cli/commands.h"
 #include "proxy/cli/rules_option.h"
 #include "proxy/verify/canary_set.h"
+#include "proxy/verify/live_session.h"
 #include "proxy/verify/verifier.h"
 
 namespace scrub::cli {
@@ -22,7 +25,13 @@ namespace {
 constexpr const char* kVerifyUsage =
     "usage: scrubproxy verify --rules R... --corpus FILE... --canaries FILE [--report FILE]\n"
     "                         [--expect-keep KEY,KEY] [--max-listed N] [--max-line-bytes N]\n"
-    "                         [--max-depth N] [--quiet]\n";
+    "                         [--max-depth N] [--quiet]\n"
+    "       scrubproxy verify --live --target tcp://HOST:PORT|- --capture tcp://HOST:PORT\n"
+    "                         --corpus FILE... --canaries FILE [--rules R...] [--report FILE]\n"
+    "                         [--expect-keep KEY,KEY] [--deadline 30s]\n"
+    "  --live: listen on --capture (port 0: any; the bound address is printed on stderr) as the\n"
+    "  proxy's sink, send the corpus to --target ('-': read the address from stdin after the\n"
+    "  capture address is printed), wait for every expected record or the deadline.\n";
 
 std::vector<std::string> splitList(const std::string& text) {
   std::vector<std::string> out;
@@ -97,13 +106,37 @@ private:
   std::chrono::steady_clock::time_point last_{};
 };
 
+// "30s", "500ms", "2m" or plain seconds.
+std::optional<std::chrono::milliseconds> parseDeadline(const std::string& text) {
+  size_t digits = 0;
+  uint64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' && value < 1000000) {
+    value = value * 10 + static_cast<uint64_t>(text[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0 || value == 0 || value >= 1000000) {
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(digits);
+  if (unit.empty() || unit == "s") {
+    return std::chrono::milliseconds(value * 1000);
+  }
+  if (unit == "ms") {
+    return std::chrono::milliseconds(value);
+  }
+  if (unit == "m") {
+    return std::chrono::milliseconds(value * 60000);
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int verifyCommand(const Args& args, const char* version) {
-  auto parsed =
-      parseArgs(args, {{"--rules", "--corpus", "--canaries", "--report", "--expect-keep",
-                        "--max-listed", "--max-line-bytes", "--max-depth", "--target", "--capture"},
-                       {"--quiet", "--live", "--help"}});
+  auto parsed = parseArgs(
+      args, {{"--rules", "--corpus", "--canaries", "--report", "--expect-keep", "--max-listed",
+              "--max-line-bytes", "--max-depth", "--target", "--capture", "--deadline"},
+             {"--quiet", "--live", "--help"}});
   if (!parsed.ok()) {
     return usageError(parsed.error().message);
   }
@@ -111,10 +144,37 @@ int verifyCommand(const Args& args, const char* version) {
     std::fputs(kVerifyUsage, stdout);
     return 0;
   }
-  if (parsed->has("--live") || parsed->last("--target") || parsed->last("--capture")) {
-    std::fprintf(stderr, "scrubproxy verify: --live (against a running proxy) is not available "
-                         "yet; run verify offline on the rule files\n");
-    return 2;
+  const bool live = parsed->has("--live");
+  verify::LiveOptions live_options;
+  if (live) {
+    const auto target = parsed->last("--target");
+    const auto capture = parsed->last("--capture");
+    if (!target || !capture) {
+      return usageError("--live needs --target and --capture");
+    }
+    auto capture_address = verify::parseTcpAddress(*capture, true);
+    if (!capture_address.ok()) {
+      return usageError("--capture " + capture_address.error().message);
+    }
+    live_options.capture = *capture_address;
+    if (*target == "-") {
+      live_options.target_from_stdin = true;
+    } else {
+      auto target_address = verify::parseTcpAddress(*target, false);
+      if (!target_address.ok()) {
+        return usageError("--target " + target_address.error().message);
+      }
+      live_options.target = *target_address;
+    }
+    if (auto deadline = parsed->last("--deadline")) {
+      auto ms = parseDeadline(*deadline);
+      if (!ms) {
+        return usageError("--deadline: expected a duration such as 30s, 500ms or 2m");
+      }
+      live_options.deadline = *ms;
+    }
+  } else if (parsed->last("--target") || parsed->last("--capture") || parsed->last("--deadline")) {
+    return usageError("--target, --capture and --deadline need --live");
   }
   if (!parsed->positional.empty()) {
     return usageError("unexpected argument '" + parsed->positional.front() +
@@ -124,7 +184,11 @@ int verifyCommand(const Args& args, const char* version) {
   if (corpora.empty()) {
     return usageError("--corpus is required");
   }
-  if (parsed->all("--rules").empty()) {
+  std::vector<std::string> rule_specs = parsed->all("--rules");
+  if (live && rule_specs.empty()) {
+    rule_specs.emplace_back("openfn-retry-ids"); // the default pack `scrubproxy run` uses
+  }
+  if (rule_specs.empty()) {
     return usageError("--rules is required (a leak test names the rules it proves)");
   }
   const auto canaries_path = parsed->last("--canaries");
@@ -150,6 +214,9 @@ int verifyCommand(const Args& args, const char* version) {
   // Every input is checked before the first line is read: a typo in the last corpus name must
   // not cost a gigabyte-long run.
   for (const auto& corpus : corpora) {
+    if (live && corpus == "-") {
+      return usageError("--live: the corpus must be a file (it is read twice)");
+    }
     struct stat st {};
     if (corpus != "-" && (::stat(corpus.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
                           ::access(corpus.c_str(), R_OK) != 0)) {
@@ -157,7 +224,7 @@ int verifyCommand(const Args& args, const char* version) {
       return 2;
     }
   }
-  const auto rules = loadRulesOrReport(parsed->all("--rules"), "verify");
+  const auto rules = loadRulesOrReport(rule_specs, "verify");
   if (!rules) {
     return 2;
   }
@@ -180,21 +247,53 @@ int verifyCommand(const Args& args, const char* version) {
       return 2;
     }
   }
-  const verify::VerifyReport report = verifier.report(version, *canaries_path);
+  verify::VerifyReport report = verifier.report(version, *canaries_path);
+  std::string json;
+  std::string live_summary;
+  bool clean = report.clean();
+  if (live) {
+    live_options.limits = options.limits;
+    live_options.max_listed = options.max_listed;
+    auto session = verify::runLiveSession(corpora, *rules, *canaries, live_options);
+    if (!session.ok()) {
+      std::fprintf(stderr, "scrubproxy verify: %s\n", session.error().message.c_str());
+      return 2;
+    }
+    // Leaks are what the running proxy sent, not what the rule files would send; lost ids stay
+    // the offline census (a missing record fails the run on its own).
+    report.leaks_total = session->leaks_total;
+    report.leaks_by_form = session->leaks_by_form;
+    report.leaks = session->leaks;
+    clean = report.clean() && session->clean();
+    json = verify::reportJson(report);
+    if (!clean && report.clean()) {
+      const std::string kClean = "\"result\":\"clean\"";
+      if (auto at = json.find(kClean); at != std::string::npos) {
+        json.replace(at, kClean.size(), "\"result\":\"missing\"");
+      }
+    }
+    if (auto end = json.rfind('}'); end != std::string::npos) {
+      json.insert(end, ",\"live\":" + verify::liveJson(*session));
+    }
+    live_summary = verify::liveSummary(*session);
+  } else {
+    json = verify::reportJson(report);
+  }
   if (auto path = parsed->last("--report")) {
     std::ofstream out(*path, std::ios::binary | std::ios::trunc);
-    out << verify::reportJson(report);
+    out << json;
     out.close();
     if (!out) {
       std::fprintf(stderr, "scrubproxy verify: %s: cannot write report\n", path->c_str());
       return 2;
     }
   }
-  if (!parsed->has("--quiet") || !report.clean()) {
+  if (!parsed->has("--quiet") || !clean) {
     std::fputs(verify::reportSummary(report).c_str(), stdout);
+    std::fputs(live_summary.c_str(), stdout);
   }
   std::fflush(stdout);
-  return report.clean() ? 0 : 1;
+  return clean ? 0 : 1;
 }
 
 } // namespace scrub::cli
