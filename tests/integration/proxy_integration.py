@@ -1066,7 +1066,9 @@ def main():
     if len(args) >= 2 and args[0] == "--binary":
         BINARY = os.path.abspath(args[1])
         args = args[2:]
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGPIPE stays ignored here (Python's default): a client thread writing to a proxy that
+    # has just shut down must get BrokenPipeError, not kill the test. Children get the default
+    # disposition back through subprocess's restore_signals.
     unittest.main(argv=[sys.argv[0], "-v"] + args)
 
 
