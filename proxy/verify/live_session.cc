@@ -384,6 +384,8 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
       }
       return Error{errnoText("poll")};
     }
+    // Captures accepted below were not polled this round: fds covers only the earlier ones.
+    const size_t polled_captures = fds.size() - 2;
     if ((fds[0].revents & POLLIN) != 0) {
       while (true) {
         const int fd = ::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -405,7 +407,7 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
                                std::to_string(sent) + " bytes")};
       }
     }
-    for (size_t i = 0; i < captures.size(); ++i) {
+    for (size_t i = 0; i < polled_captures; ++i) {
       if (fds[i + 2].revents == 0) {
         continue;
       }
