@@ -13,6 +13,11 @@ packages=(
   # test peers: a real syslog daemon as the TCP sink, curl as an HTTP client, strace for the
   # zero-persistence check, socat as the throughput reference, python3 for the test drivers
   syslog-ng-core curl strace socat python3 procps
+  # TLS test certificates (a throwaway CA per test run), Prometheus's promtool for the metrics
+  # format, systemd-analyze for the unit file
+  openssl prometheus systemd
+  # fuzzing (libFuzzer needs clang), the benchmark charts, and compiler caching for rebuilds
+  clang-14 libfuzzer-14-dev gnuplot-nox ccache
 )
 
 missing=()
