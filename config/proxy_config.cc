@@ -41,34 +41,49 @@ bool isHostName(std::string_view host) {
   });
 }
 
-// tcp://HOST:PORT, with [v6] brackets. `names`: whether DNS names are acceptable hosts.
-Result<Address> parseTcp(std::string_view url, bool names, bool port_zero_ok) {
-  std::string_view rest = url.substr(6);
+// HOST:PORT (or [v6]:PORT) of `url`, which starts with a `scheme://` of `scheme_len` bytes.
+// `names`: whether DNS names are acceptable hosts; `default_port`: used when no port is given
+// (0: a port is required).
+Result<Address> parseHostPort(std::string_view url, size_t scheme_len, bool names,
+                              bool port_zero_ok, uint16_t default_port = 0) {
+  const std::string scheme(url.substr(0, scheme_len));
+  std::string_view rest = url.substr(scheme_len);
   Address address;
   address.kind = Address::Kind::Tcp;
   std::string_view port_text;
+  bool has_port = true;
   if (rest.starts_with("[")) {
     const size_t close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-      return Error{"'" + std::string(url) + "': expected tcp://[IPv6]:PORT"};
+    if (close == std::string_view::npos || (close + 1 < rest.size() && rest[close + 1] != ':') ||
+        (close + 1 >= rest.size() && default_port == 0)) {
+      return Error{"'" + std::string(url) + "': expected " + scheme + "[IPv6]:PORT"};
     }
     address.host = std::string(rest.substr(1, close - 1));
-    port_text = rest.substr(close + 2);
+    has_port = close + 1 < rest.size();
+    port_text = has_port ? rest.substr(close + 2) : std::string_view{};
     if (!isIpLiteral(address.host, AF_INET6)) {
       return Error{"'" + std::string(url) + "': '" + address.host + "' is not an IPv6 address"};
     }
   } else {
     const size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos || rest.find(':') != colon) {
-      return Error{"'" + std::string(url) + "': expected tcp://HOST:PORT"};
+    if (colon == std::string_view::npos && default_port != 0) {
+      has_port = false;
+      address.host = std::string(rest);
+    } else if (colon == std::string_view::npos || rest.find(':') != colon) {
+      return Error{"'" + std::string(url) + "': expected " + scheme + "HOST:PORT"};
+    } else {
+      address.host = std::string(rest.substr(0, colon));
+      port_text = rest.substr(colon + 1);
     }
-    address.host = std::string(rest.substr(0, colon));
-    port_text = rest.substr(colon + 1);
     const bool ip = isIpLiteral(address.host, AF_INET);
     if (!ip && address.host != "localhost" && !(names && isHostName(address.host))) {
       return Error{"'" + std::string(url) + "': '" + address.host + "' is not " +
                    (names ? "a host name or IP address" : "an IP address or localhost")};
     }
+  }
+  if (!has_port) {
+    address.port = default_port;
+    return address;
   }
   unsigned port = 0;
   const auto [end, ec] =
@@ -82,6 +97,29 @@ Result<Address> parseTcp(std::string_view url, bool names, bool port_zero_ok) {
     return Error{"'" + std::string(url) + "': a sink needs a port from 1 to 65535"};
   }
   address.port = static_cast<uint16_t>(port);
+  return address;
+}
+
+// http://HOST[:PORT]/PATH?QUERY or https://… as a sink.
+Result<Address> parseHttpSink(std::string_view url, bool tls) {
+  const size_t scheme_len = tls ? 8 : 7;
+  const size_t slash = url.find('/', scheme_len);
+  const std::string authority(url.substr(0, slash));
+  auto address =
+      parseHostPort(authority, scheme_len, /*names=*/true, /*port_zero_ok=*/false, tls ? 443 : 80);
+  if (!address.ok()) {
+    return Error{address.error().message + " (expected " + (tls ? "https" : "http") +
+                 "://HOST[:PORT]/PATH)"};
+  }
+  address->http = true;
+  address->tls = tls;
+  address->target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  for (const char c : address->target) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '#') {
+      return Error{"'" + std::string(url) +
+                   "': the path may not hold spaces, control characters or a #fragment"};
+    }
+  }
   return address;
 }
 
@@ -309,7 +347,7 @@ private:
   SinkConfig loadSink(const YAML::Node& node, size_t index) {
     checkKeys(node, "sinks: ",
               {"name", "address", "max_buffer_bytes", "high_watermark", "low_watermark",
-               "batch_bytes", "reconnect_min", "reconnect_max", "connect_timeout"});
+               "batch_bytes", "reconnect_min", "reconnect_max", "connect_timeout", "tls", "http"});
     SinkConfig sink;
     sink.pos = posOf(node);
     sink.name =
@@ -319,7 +357,8 @@ private:
     }
     const auto address = node["address"];
     if (!address) {
-      fail(sink.pos, "sinks: '" + sink.name + "' needs an `address` (stdout or tcp://HOST:PORT)");
+      fail(sink.pos, "sinks: '" + sink.name +
+                         "' needs an `address` (stdout, tcp://, tls:// or http(s)://...)");
     }
     auto parsed = parseSinkAddress(scalar(address, "sinks.address"));
     if (!parsed.ok()) {
@@ -363,11 +402,161 @@ private:
         fail(posOf(n), "sinks.connect_timeout: must be more than 0");
       }
     }
+    if (const auto tls = node["tls"]) {
+      if (!sink.address.tls) {
+        fail(posOf(tls), "sinks.tls: only for a tls:// or https:// sink");
+      }
+      loadTlsClient(tls, sink.tls);
+    }
+    if (const auto http = node["http"]) {
+      if (!sink.address.http) {
+        fail(posOf(http), "sinks.http: only for an http:// or https:// sink");
+      }
+      loadHttpSink(http, sink.http);
+    }
     return sink;
   }
 
+  // A file the proxy reads (certificates, keys, CA bundles): resolved from the config's folder.
+  std::string readablePath(const YAML::Node& node, std::string_view what) {
+    std::string text = scalar(node, what);
+    if (text.empty()) {
+      fail(posOf(node), std::string(what) + ": must not be empty");
+    }
+    std::filesystem::path path(text);
+    if (path.is_relative() && !base_dir_.empty()) {
+      path = std::filesystem::path(base_dir_) / path;
+    }
+    return path.string();
+  }
+
+  void loadTlsClient(const YAML::Node& node, TlsClientConfig& tls) {
+    checkKeys(node, "sinks.tls: ",
+              {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"});
+    if (const auto n = node["ca_file"]) {
+      tls.ca_file = readablePath(n, "sinks.tls.ca_file");
+    }
+    if (const auto n = node["cert_file"]) {
+      tls.cert_file = readablePath(n, "sinks.tls.cert_file");
+    }
+    if (const auto n = node["key_file"]) {
+      tls.key_file = readablePath(n, "sinks.tls.key_file");
+    }
+    if (tls.cert_file.empty() != tls.key_file.empty()) {
+      fail(posOf(node), "sinks.tls: a client certificate needs both cert_file and key_file");
+    }
+    if (const auto n = node["server_name"]) {
+      tls.server_name = scalar(n, "sinks.tls.server_name");
+      if (!isHostName(tls.server_name)) {
+        fail(posOf(n), "sinks.tls.server_name: '" + tls.server_name + "' is not a host name");
+      }
+    }
+    if (const auto n = node["insecure_skip_verify"]) {
+      tls.insecure_skip_verify = boolean(n, "sinks.tls.insecure_skip_verify");
+    }
+  }
+
+  void loadTlsServer(const YAML::Node& node, TlsServerConfig& tls) {
+    checkKeys(node, "listeners.tls: ", {"cert_file", "key_file", "client_ca_file", "min_version"});
+    if (!node["cert_file"] || !node["key_file"]) {
+      fail(posOf(node), "listeners.tls: needs `cert_file` and `key_file`");
+    }
+    tls.cert_file = readablePath(node["cert_file"], "listeners.tls.cert_file");
+    tls.key_file = readablePath(node["key_file"], "listeners.tls.key_file");
+    if (const auto n = node["client_ca_file"]) {
+      tls.client_ca_file = readablePath(n, "listeners.tls.client_ca_file");
+    }
+    if (const auto n = node["min_version"]) {
+      tls.min_version = scalar(n, "listeners.tls.min_version");
+      if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+        fail(posOf(n),
+             "listeners.tls.min_version: expected 1.2 or 1.3, got '" + tls.min_version + "'");
+      }
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> stringMap(const YAML::Node& node,
+                                                             std::string_view what) {
+    if (!node.IsMap()) {
+      fail(posOf(node), std::string(what) + ": expected a mapping of names to values");
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      if (key.empty()) {
+        fail(posOf(entry.first), std::string(what) + ": a name must not be empty");
+      }
+      out.emplace_back(key, scalar(entry.second, std::string(what) + "." + key));
+    }
+    return out;
+  }
+
+  void loadHttpSink(const YAML::Node& node, HttpSinkConfig& http) {
+    checkKeys(node, "sinks.http: ",
+              {"format", "batch_records", "flush_interval", "request_timeout", "gzip", "headers",
+               "index", "labels", "sourcetype"});
+    if (const auto n = node["format"]) {
+      const std::string text = scalar(n, "sinks.http.format");
+      static const std::pair<std::string_view, HttpSinkFormat> kFormats[] = {
+          {"ndjson", HttpSinkFormat::Ndjson},
+          {"json_array", HttpSinkFormat::JsonArray},
+          {"elasticsearch", HttpSinkFormat::ElasticsearchBulk},
+          {"loki", HttpSinkFormat::Loki},
+          {"splunk_hec", HttpSinkFormat::SplunkHec}};
+      const auto* found = std::find_if(std::begin(kFormats), std::end(kFormats),
+                                       [&](const auto& f) { return f.first == text; });
+      if (found == std::end(kFormats)) {
+        fail(posOf(n), "sinks.http.format: expected ndjson, json_array, elasticsearch, loki or "
+                       "splunk_hec, got '" +
+                           text + "'");
+      }
+      http.format = found->second;
+    }
+    if (const auto n = node["batch_records"]) {
+      http.batch_records = count(n, "sinks.http.batch_records");
+      if (http.batch_records == 0) {
+        fail(posOf(n), "sinks.http.batch_records: at least 1");
+      }
+    }
+    if (const auto n = node["flush_interval"]) {
+      http.flush_interval = duration(n, "sinks.http.flush_interval");
+    }
+    if (const auto n = node["request_timeout"]) {
+      http.request_timeout = duration(n, "sinks.http.request_timeout");
+      if (http.request_timeout.count() == 0) {
+        fail(posOf(n), "sinks.http.request_timeout: must be more than 0");
+      }
+    }
+    if (const auto n = node["gzip"]) {
+      http.gzip = boolean(n, "sinks.http.gzip");
+    }
+    if (const auto n = node["headers"]) {
+      http.headers = stringMap(n, "sinks.http.headers");
+      for (const auto& [name, value] : http.headers) {
+        const bool token = std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+        if (!token || value.find_first_of("\r\n") != std::string::npos) {
+          fail(posOf(n), "sinks.http.headers: '" + name +
+                             "' is not a valid header (name: letters, digits, '-'; value: one "
+                             "line)");
+        }
+      }
+    }
+    if (const auto n = node["index"]) {
+      http.index = scalar(n, "sinks.http.index");
+    }
+    if (const auto n = node["labels"]) {
+      http.labels = stringMap(n, "sinks.http.labels");
+    }
+    if (const auto n = node["sourcetype"]) {
+      http.sourcetype = scalar(n, "sinks.http.sourcetype");
+    }
+  }
+
   ListenerConfig loadListener(const YAML::Node& node, const ProxyConfig& config) {
-    checkKeys(node, "listeners: ", {"name", "listen", "rules", "sinks", "allow_public", "http"});
+    checkKeys(node,
+              "listeners: ", {"name", "listen", "rules", "sinks", "allow_public", "http", "tls"});
     ListenerConfig listener;
     listener.pos = posOf(node);
     listener.name = node["name"] ? scalar(node["name"], "listeners.name")
@@ -406,9 +595,19 @@ private:
     }
     if (const auto http = node["http"]) {
       if (!listener.address.http) {
-        fail(posOf(http), "listeners.http: only for an http:// listener");
+        fail(posOf(http), "listeners.http: only for an http:// or https:// listener");
       }
       loadHttp(http, listener.http);
+    }
+    if (const auto tls = node["tls"]) {
+      if (!listener.address.tls) {
+        fail(posOf(tls), "listeners.tls: only for a tls:// or https:// listener");
+      }
+      loadTlsServer(tls, listener.tls);
+    } else if (listener.address.tls) {
+      fail(listener.listen_pos, "listeners: '" + listener.name +
+                                    "' listens with TLS and needs a `tls:` block with cert_file "
+                                    "and key_file");
     }
     return listener;
   }
@@ -440,7 +639,17 @@ private:
   void loadHttp(const YAML::Node& node, HttpListenerConfig& http) {
     checkKeys(node, "listeners.http: ",
               {"path", "max_body_bytes", "max_decompressed_bytes", "max_header_bytes", "api_keys",
-               "api_key_header", "basic_users", "max_auth_failures", "auth_failure_window"});
+               "api_key_header", "basic_users", "max_auth_failures", "auth_failure_window", "ack"});
+    if (const auto n = node["ack"]) {
+      const std::string text = scalar(n, "listeners.http.ack");
+      if (text == "queue") {
+        http.ack = HttpListenerConfig::Ack::Queue;
+      } else if (text == "sink") {
+        http.ack = HttpListenerConfig::Ack::Sink;
+      } else {
+        fail(posOf(n), "listeners.http.ack: expected queue or sink, got '" + text + "'");
+      }
+    }
     if (const auto n = node["path"]) {
       http.path = scalar(n, "listeners.http.path");
       if (!http.path.starts_with("/")) {
@@ -507,6 +716,22 @@ std::string where(const SourcePos& pos, const std::string& flag) {
 
 } // namespace
 
+std::string_view formatName(HttpSinkFormat format) {
+  switch (format) {
+  case HttpSinkFormat::Ndjson:
+    return "ndjson";
+  case HttpSinkFormat::JsonArray:
+    return "json_array";
+  case HttpSinkFormat::ElasticsearchBulk:
+    return "elasticsearch";
+  case HttpSinkFormat::Loki:
+    return "loki";
+  case HttpSinkFormat::SplunkHec:
+    return "splunk_hec";
+  }
+  return "ndjson";
+}
+
 std::string Address::url() const {
   switch (kind) {
   case Kind::Stdout:
@@ -517,28 +742,31 @@ std::string Address::url() const {
     break;
   }
   const bool v6 = host.find(':') != std::string::npos;
-  return (http ? "http://" : "tcp://") + (v6 ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
+  const char* scheme = http ? (tls ? "https://" : "http://") : (tls ? "tls://" : "tcp://");
+  return scheme + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + target;
 }
 
 Result<Address> parseListenAddress(std::string_view url) {
-  if (url.starts_with("tcp://")) {
-    return parseTcp(url, /*names=*/false, /*port_zero_ok=*/true);
-  }
-  if (url.starts_with("https://")) {
-    return Error{"'" + std::string(url) +
-                 "': https:// listeners are not supported yet (use http:// on loopback behind a "
-                 "TLS terminator)"};
-  }
-  if (url.starts_with("http://")) {
-    auto address = parseTcp("tcp://" + std::string(url.substr(7)), /*names=*/false,
-                            /*port_zero_ok=*/true);
-    if (!address.ok()) {
-      return Error{"'" + std::string(url) +
-                   "': expected http://HOST:PORT with an IP address or localhost and a port "
-                   "from 0 to 65535"};
+  struct Scheme {
+    std::string_view prefix;
+    bool http;
+    bool tls;
+  };
+  static constexpr Scheme kSchemes[] = {{"tcp://", false, false},
+                                        {"tls://", false, true},
+                                        {"http://", true, false},
+                                        {"https://", true, true}};
+  for (const auto& scheme : kSchemes) {
+    if (!url.starts_with(scheme.prefix)) {
+      continue;
     }
-    address->http = true;
+    auto address = parseHostPort(url, scheme.prefix.size(), /*names=*/false,
+                                 /*port_zero_ok=*/true);
+    if (!address.ok()) {
+      return address;
+    }
+    address->http = scheme.http;
+    address->tls = scheme.tls;
     return address;
   }
   if (url.starts_with("unix://")) {
@@ -554,7 +782,7 @@ Result<Address> parseListenAddress(std::string_view url) {
     return address;
   }
   return Error{"'" + std::string(url) +
-               "': expected tcp://HOST:PORT, http://HOST:PORT or unix:///PATH"};
+               "': expected tcp://, tls://, http:// or https://HOST:PORT, or unix:///PATH"};
 }
 
 Result<Address> parseSinkAddress(std::string_view url) {
@@ -563,10 +791,22 @@ Result<Address> parseSinkAddress(std::string_view url) {
     address.kind = Address::Kind::Stdout;
     return address;
   }
-  if (url.starts_with("tcp://")) {
-    return parseTcp(url, /*names=*/true, /*port_zero_ok=*/false);
+  if (url.starts_with("tcp://") || url.starts_with("tls://")) {
+    auto address = parseHostPort(url, 6, /*names=*/true, /*port_zero_ok=*/false);
+    if (address.ok()) {
+      address->tls = url.starts_with("tls://");
+    }
+    return address;
   }
-  return Error{"'" + std::string(url) + "': expected stdout or tcp://HOST:PORT"};
+  if (url.starts_with("http://")) {
+    return parseHttpSink(url, /*tls=*/false);
+  }
+  if (url.starts_with("https://")) {
+    return parseHttpSink(url, /*tls=*/true);
+  }
+  return Error{
+      "'" + std::string(url) +
+      "': expected stdout, tcp://HOST:PORT, tls://HOST:PORT or http(s)://HOST[:PORT]/PATH"};
 }
 
 bool isLocalOnly(const Address& address) {
@@ -843,6 +1083,21 @@ Status validateConfig(const ProxyConfig& config) {
       if (config.findSink(sink) == nullptr) {
         return Error{where(listener.pos, "--listen") + "listener '" + listener.name +
                      "': no sink named '" + sink + "'"};
+      }
+    }
+    if (listener.address.tls && listener.tls.cert_file.empty()) {
+      return Error{where(listener.listen_pos, "--listen") + url +
+                   ": a TLS listener needs a certificate and key (a `tls:` block in the config "
+                   "file)"};
+    }
+    if (listener.http.ack == HttpListenerConfig::Ack::Sink) {
+      for (const auto& name : listener.sinks) {
+        const SinkConfig* sink = config.findSink(name);
+        if (sink != nullptr && !sink->address.http) {
+          return Error{where(listener.pos, "--listen") + "listener '" + listener.name +
+                       "': `ack: sink` needs every sink it feeds to be http:// or https://, and '" +
+                       name + "' is not"};
+        }
       }
     }
     if (!listener.allow_public && !isLocalOnly(listener.address)) {

@@ -25,21 +25,24 @@ namespace scrub::config {
 struct Address {
   enum class Kind : uint8_t { Tcp, Unix, Stdout };
   Kind kind = Kind::Tcp;
-  std::string host;  // Tcp: an IP literal or `localhost`, without brackets
-  uint16_t port = 0; // Tcp: 0 lets the kernel choose (listeners only)
-  std::string path;  // Unix: the socket's path
-  bool http = false; // Tcp: an HTTP/1.1 listener (`http://HOST:PORT`)
+  std::string host;   // Tcp: an IP literal or `localhost` (sinks: also a DNS name), no brackets
+  uint16_t port = 0;  // Tcp: 0 lets the kernel choose (listeners only)
+  std::string path;   // Unix: the socket's path
+  bool http = false;  // Tcp: HTTP/1.1 (`http://`, `https://`)
+  bool tls = false;   // Tcp: TLS (`tls://`, `https://`)
+  std::string target; // HTTP sinks: the request path and query, at least "/"
 
-  // Canonical text: `tcp://127.0.0.1:5170`, `http://127.0.0.1:8080`, `tcp://[::1]:5170`,
-  // `unix:///run/x.sock`, `stdout`.
+  // Canonical text: `tcp://127.0.0.1:5170`, `tls://[::1]:6514`, `http://127.0.0.1:8080`,
+  // `https://logs.example.org:443/loki/api/v1/push`, `unix:///run/x.sock`, `stdout`.
   std::string url() const;
   bool operator==(const Address&) const = default;
 };
 
-// `tcp://HOST:PORT`, `http://HOST:PORT` or `unix:///PATH` (`https://` is refused: not supported
-// yet). The error says what is wrong, without a position.
+// `tcp://HOST:PORT`, `tls://HOST:PORT`, `http://HOST:PORT`, `https://HOST:PORT` or
+// `unix:///PATH`. The error says what is wrong, without a position.
 Result<Address> parseListenAddress(std::string_view url);
-// `stdout` or `tcp://HOST:PORT` (a port other than 0).
+// `stdout`, `tcp://HOST:PORT`, `tls://HOST:PORT` (a port other than 0), or an HTTP endpoint
+// `http://HOST[:PORT]/PATH` / `https://HOST[:PORT]/PATH` (ports 80 / 443 by default).
 Result<Address> parseSinkAddress(std::string_view url);
 // Loopback IPs (127.0.0.0/8, ::1), `localhost` and unix sockets: reachable only from this host.
 bool isLocalOnly(const Address& address);
@@ -64,17 +67,59 @@ struct Limits {
   std::chrono::milliseconds shutdown_timeout{10000};
 };
 
+// The client side of TLS (`tls://` and `https://` sinks). The peer is always verified unless
+// `insecure_skip_verify` says otherwise, and then a warning is logged at every start.
+struct TlsClientConfig {
+  std::string ca_file;     // PEM bundle to verify the sink against; empty: the system's CAs
+  std::string cert_file;   // client certificate chain (PEM), with key_file; optional
+  std::string key_file;    // its private key (PEM)
+  std::string server_name; // SNI and the name verified; empty: the address's host
+  bool insecure_skip_verify = false;
+};
+
+// The server side of TLS (`tls://` and `https://` listeners). Files are read again on SIGHUP.
+struct TlsServerConfig {
+  std::string cert_file;           // certificate chain (PEM), required
+  std::string key_file;            // private key (PEM), required
+  std::string client_ca_file;      // set: clients must present a certificate signed by these CAs
+  std::string min_version = "1.2"; // "1.2" or "1.3"
+};
+
+// How an HTTP sink packs a batch of lines into one request body.
+enum class HttpSinkFormat : uint8_t {
+  Ndjson,            // one JSON line per record (application/x-ndjson)
+  JsonArray,         // [record, record, ...] (application/json)
+  ElasticsearchBulk, // the _bulk API: an action line before each record
+  Loki,              // the push API: {"streams":[{"stream":{labels},"values":[[ns, line]...]}]}
+  SplunkHec,         // HTTP Event Collector: {"event": record} objects, concatenated
+};
+std::string_view formatName(HttpSinkFormat format);
+
+struct HttpSinkConfig {
+  HttpSinkFormat format = HttpSinkFormat::Ndjson;
+  uint64_t batch_records = 1000;                  // a request carries at most this many
+  std::chrono::milliseconds flush_interval{1000}; // a partial batch leaves after this long
+  std::chrono::milliseconds request_timeout{10000};
+  bool gzip = false;                                        // Content-Encoding: gzip
+  std::vector<std::pair<std::string, std::string>> headers; // values may be ${env:…}
+  std::string index = "logs"; // elasticsearch: the `_index` of the action
+  std::vector<std::pair<std::string, std::string>> labels{{"job", "scrubproxy"}}; // loki stream
+  std::string sourcetype = "_json"; // splunk: the events' sourcetype
+};
+
 struct SinkConfig {
   std::string name;
   Address address;
   uint64_t max_buffer_bytes = 64 << 20; // all workers together
   unsigned high_watermark_percent = 75; // of max_buffer_bytes
   unsigned low_watermark_percent = 25;
-  uint64_t batch_bytes = 256 << 10; // the most one write carries
-  std::chrono::milliseconds reconnect_min{100};
+  uint64_t batch_bytes = 256 << 10; // the most one write (HTTP: one request body) carries
+  std::chrono::milliseconds reconnect_min{100}; // also the first retry delay of an HTTP batch
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds connect_timeout{5000};
-  SourcePos pos; // where it was declared; empty file when it came from a flag
+  TlsClientConfig tls; // tls:// and https:// only
+  HttpSinkConfig http; // http:// and https:// only
+  SourcePos pos;       // where it was declared; empty file when it came from a flag
 };
 
 // One credential an HTTP listener accepts. `id` names it in the log; `secret` is never logged.
@@ -101,6 +146,9 @@ struct HttpListenerConfig {
   std::vector<HttpBasicUser> basic_users;
   unsigned max_auth_failures = 10; // per peer address and window, then 429
   std::chrono::milliseconds auth_failure_window{60000};
+  // When the 200 is sent: `queue` once the records are in the sink queues, `sink` once every
+  // HTTP sink the listener feeds acknowledged them (end to end, memory only).
+  enum class Ack : uint8_t { Queue, Sink } ack = Ack::Queue;
 
   bool authRequired() const { return !api_keys.empty() || !basic_users.empty(); }
 };
@@ -111,7 +159,8 @@ struct ListenerConfig {
   std::vector<std::string> rules; // specs for rules::loadRules; empty: the default pack
   std::vector<std::string> sinks; // names of ProxyConfig::sinks
   bool allow_public = false;      // a non-loopback bind must be asked for
-  HttpListenerConfig http;        // `http:` block, for http:// listeners
+  HttpListenerConfig http;        // `http:` block, for http:// and https:// listeners
+  TlsServerConfig tls;            // `tls:` block, required for tls:// and https:// listeners
   SourcePos pos;
   SourcePos listen_pos; // of the `listen:` value
 };

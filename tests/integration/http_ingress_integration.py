@@ -202,8 +202,8 @@ class HttpIngress(unittest.TestCase):
             return subprocess.run(cmd, capture_output=True, env=env, timeout=60)
 
         out = run("--listen", "https://127.0.0.1:0")
-        self.assertEqual(out.returncode, 2)
-        self.assertIn(b"not supported yet", out.stderr)
+        self.assertEqual(out.returncode, 3)
+        self.assertIn(b"a TLS listener needs a certificate and key", out.stderr)
         out = run("--listen", "http://127.0.0.1:0", "--api-key-env", "SCRUB_IT_SHORT")
         self.assertEqual(out.returncode, 2)
         self.assertIn(b"shorter than 32", out.stderr)

@@ -43,8 +43,10 @@ TEST_CASE("http listener addresses") {
   REQUIRE(http.ok());
   CHECK(http->http);
   CHECK(http->url() == "http://127.0.0.1:8080");
-  CHECK(parseListenAddress("https://127.0.0.1:8443").error().message.find("not supported yet") !=
-        std::string::npos);
+  auto https = parseListenAddress("https://127.0.0.1:8443");
+  REQUIRE(https.ok());
+  CHECK((https->http && https->tls));
+  CHECK(https->url() == "https://127.0.0.1:8443");
   CHECK_FALSE(parseListenAddress("http://127.0.0.1:99999").ok());
   CHECK_FALSE(parseListenAddress("tcp://127.0.0.1:1")->http);
 }
@@ -91,7 +93,7 @@ TEST_CASE("http listener config errors") {
             .find("shorter than 12") != std::string::npos);
   CHECK(errorOf("version: 1\nlisteners:\n  - listen: tcp://127.0.0.1:0\n    http:\n"
                 "      path: /x\nsinks:\n  - name: out\n    address: stdout\n") ==
-        "proxy.yaml:5:7: listeners.http: only for an http:// listener");
+        "proxy.yaml:5:7: listeners.http: only for an http:// or https:// listener");
 }
 
 TEST_CASE("run flag api-key-env protects every http listener") {

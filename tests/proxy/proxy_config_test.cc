@@ -170,8 +170,8 @@ TEST_CASE("config errors carry file:line:col", "[config]") {
   SECTION("a bad listen address") {
     CHECK(errorOf("version: 1\nlisteners:\n  - listen: udp://127.0.0.1:80\nsinks:\n  - "
                   "address: stdout\n") ==
-          "proxy.yaml:3:13: listeners.listen: 'udp://127.0.0.1:80': expected tcp://HOST:PORT, "
-          "http://HOST:PORT or unix:///PATH");
+          "proxy.yaml:3:13: listeners.listen: 'udp://127.0.0.1:80': expected tcp://, tls://, "
+          "http:// or https://HOST:PORT, or unix:///PATH");
     CHECK(errorOf("version: 1\nlisteners:\n  - listen: tcp://127.0.0.1:70000\nsinks:\n  - "
                   "address: stdout\n") ==
           "proxy.yaml:3:13: listeners.listen: 'tcp://127.0.0.1:70000': the port must be a "
@@ -354,7 +354,8 @@ TEST_CASE("flags override the file", "[config][cli]") {
     bad.sinks = {"syslog://x"};
     auto status = applyOverrides(fresh, bad);
     REQUIRE_FALSE(status.ok());
-    CHECK(status.error().message == "--sink 'syslog://x': expected stdout or tcp://HOST:PORT");
+    CHECK(status.error().message == "--sink 'syslog://x': expected stdout, tcp://HOST:PORT, "
+                                    "tls://HOST:PORT or http(s)://HOST[:PORT]/PATH");
     CHECK(isSinkAddressError(status.error()));
   }
 }
