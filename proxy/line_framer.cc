@@ -5,16 +5,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "proxy/wipe.h"
+
+// Invariant: every byte outside [begin_, end_) is zero — consumed lines are wiped as they are
+// delivered — so releasing the buffer only needs to wipe the pending bytes, not all of it.
+
 namespace scrub::proxy {
 namespace {
-
-void wipe(char* data, size_t n) {
-  // A plain memset of memory about to be reused or freed may be elided; this one may not.
-  volatile char* p = data;
-  for (size_t i = 0; i < n; ++i) {
-    p[i] = 0;
-  }
-}
 
 constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
 
@@ -28,7 +25,7 @@ LineFramer::LineFramer(size_t max_line_bytes, size_t read_chunk_bytes)
 }
 
 LineFramer::~LineFramer() {
-  wipe(buffer_.get(), capacity_);
+  wipe(buffer_.get() + begin_, end_ - begin_);
 }
 
 size_t LineFramer::usable() const {
@@ -64,7 +61,7 @@ void LineFramer::grow() {
   std::unique_ptr<char[]> bigger(new char[grown]());
   const size_t pending = end_ - begin_;
   std::memcpy(bigger.get(), buffer_.get() + begin_, pending);
-  wipe(buffer_.get(), capacity_);
+  wipe(buffer_.get() + begin_, pending);
   buffer_ = std::move(bigger);
   capacity_ = grown;
   begin_ = 0;
