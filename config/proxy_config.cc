@@ -323,12 +323,19 @@ private:
 
   void loadLimits(const YAML::Node& node, Limits& limits) {
     checkKeys(node, "limits: ",
-              {"max_line_bytes", "max_connections", "idle_timeout", "shutdown_timeout"});
+              {"max_line_bytes", "max_scan_bytes_per_line", "max_decoded_bytes_per_line",
+               "max_connections", "idle_timeout", "shutdown_timeout"});
     if (const auto n = node["max_line_bytes"]) {
       limits.max_line_bytes = size(n, "limits.max_line_bytes", 64);
       if (limits.max_line_bytes > (uint64_t{1} << 30)) {
         fail(posOf(n), "limits.max_line_bytes: at most 1GiB");
       }
+    }
+    if (const auto n = node["max_scan_bytes_per_line"]) {
+      limits.max_scan_bytes_per_line = size(n, "limits.max_scan_bytes_per_line", 4096);
+    }
+    if (const auto n = node["max_decoded_bytes_per_line"]) {
+      limits.max_decoded_bytes_per_line = size(n, "limits.max_decoded_bytes_per_line", 0);
     }
     if (const auto n = node["max_connections"]) {
       limits.max_connections = count(n, "limits.max_connections");

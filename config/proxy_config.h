@@ -62,6 +62,10 @@ struct LogConfig {
 
 struct Limits {
   uint64_t max_line_bytes = 1 << 20;
+  // The work one line may cost (filters::FilterLimits): bytes run through detector patterns,
+  // and bytes of strings decoded as JSON. A line over either is dropped as over_budget.
+  uint64_t max_scan_bytes_per_line = 16 << 20;
+  uint64_t max_decoded_bytes_per_line = 1 << 20;
   uint64_t max_connections = 10000;
   std::chrono::milliseconds idle_timeout{300000}; // 0: never
   std::chrono::milliseconds shutdown_timeout{10000};

@@ -160,6 +160,18 @@ struct LineFilter::Walk {
   FilterTrace* trace;
   DropReason failure = DropReason::None;
   size_t top_content = 0; // top-level fields written that are not envelope
+  size_t scanned = 0;     // bytes run through detector patterns (FilterLimits::max_scan_bytes)
+  size_t decoded = 0;     // bytes of strings decoded as JSON (FilterLimits::max_decoded_bytes)
+
+  // Charges `n` bytes of pattern scanning; false (and the line fails) when over the budget.
+  bool chargeScan(size_t n) {
+    scanned += n;
+    if (scanned <= f.limits_.max_scan_bytes) {
+      return true;
+    }
+    failure = DropReason::OverBudget;
+    return false;
+  }
 
   Out fail(simdjson::error_code error) {
     failure = reasonFor(error);
@@ -417,7 +429,12 @@ struct LineFilter::Walk {
         }
         continue;
       }
-      if (ctx.mode == Mode::Guided && by_wildcard && !keyVerdict(key).wildcard_ok) {
+      const bool wildcard_rejected =
+          ctx.mode == Mode::Guided && by_wildcard && !keyVerdict(key).wildcard_ok;
+      if (failure != DropReason::None) {
+        return Out::Failed;
+      }
+      if (wildcard_rejected) {
         // The key would be written and no rule names it: it must look like an identifier.
         if (skipValue(field.value(), ctx.node_depth + 1) == Out::Failed) {
           return Out::Failed;
@@ -583,6 +600,9 @@ struct LineFilter::Walk {
     if (ctx.is_field && could_write) {
       const KeyVerdict verdict =
           rules.key_only_set || rules.value_set ? keyVerdict(ctx.key) : KeyVerdict{};
+      if (failure != DropReason::None) {
+        return Out::Failed;
+      }
       if (verdict.key_detector >= 0) {
         return denyByKey(value, type, ctx, verdict.key_detector, out);
       }
@@ -746,6 +766,10 @@ struct LineFilter::Walk {
     if (const KeyVerdict* known = f.key_verdicts_.find(key)) {
       return *known;
     }
+    // A key costs its scans only once per worker (the verdict is cached), so it is charged here.
+    if (!chargeScan(key.size() * (1 + rules.detectors.size()))) {
+      return KeyVerdict{-1, -1, false}; // the caller sees `failure` and drops the line
+    }
     const bool wildcard_ok = !rules.wildcard_keys ||
                              rules.wildcard_keys->Match(re2::StringPiece(key.data(), key.size()), 0,
                                                         key.size(), RE2::ANCHOR_BOTH, nullptr, 0);
@@ -796,11 +820,17 @@ struct LineFilter::Walk {
       report(clean, keep_rule, text);
       return Out::Written;
     }
+    if (!chargeScan(text.size())) {
+      return Out::Failed;
+    }
     // Most values hit nothing; only then is the (allocating) list of hits asked for.
     if (!rules.value_set->Match(re2::StringPiece(text.data(), text.size()), nullptr)) {
       out.append(raw);
       report(clean, keep_rule, text);
       return Out::Written;
+    }
+    if (!chargeScan(text.size())) {
+      return Out::Failed;
     }
     f.set_hits_.clear();
     rules.value_set->Match(re2::StringPiece(text.data(), text.size()), &f.set_hits_);
@@ -811,6 +841,9 @@ struct LineFilter::Walk {
       const Detector& detector = rules.detectors[d];
       if (detector.keys && !RE2::PartialMatch(ctx.key, *detector.keys)) {
         continue;
+      }
+      if (!chargeScan(text.size())) {
+        return Out::Failed;
       }
       if (rules::findDetectorSpans(detector, d, text, f.spans_)) {
         ++counters.detectors[d].hits;
@@ -878,6 +911,11 @@ struct LineFilter::Walk {
     if (ctx.embed_level >= f.limits_.max_embedded_levels ||
         text.size() > f.limits_.max_embedded_bytes) {
       return std::nullopt;
+    }
+    decoded += text.size();
+    if (decoded > f.limits_.max_decoded_bytes) {
+      failure = DropReason::OverBudget;
+      return Out::Failed;
     }
     while (f.embedded_.size() <= static_cast<size_t>(ctx.embed_level)) {
       f.embedded_.push_back(std::make_unique<Embedded>());

@@ -33,6 +33,12 @@ struct FilterLimits {
   // strings; beyond that a string is treated as text.
   size_t max_embedded_bytes = 256 << 10;
   int max_embedded_levels = 3;
+  // The work one line may cost, so that one hostile line cannot stall a worker: bytes run
+  // through detector patterns (every pass counts: the combined set, then each detector that
+  // fired, over the same text) and bytes of strings decoded as JSON. A line over either is
+  // dropped whole as over_budget.
+  size_t max_scan_bytes = 16 << 20;
+  size_t max_decoded_bytes = 1 << 20;
 };
 
 // What happened to one field, for `explain`.

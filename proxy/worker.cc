@@ -19,6 +19,8 @@ constexpr uint64_t kReportEveryMs = 10000;
 filters::FilterLimits filterLimits(const config::ProxyConfig& config) {
   filters::FilterLimits limits;
   limits.max_line_bytes = config.limits.max_line_bytes;
+  limits.max_scan_bytes = config.limits.max_scan_bytes_per_line;
+  limits.max_decoded_bytes = config.limits.max_decoded_bytes_per_line;
   return limits;
 }
 

@@ -362,3 +362,44 @@ TEST_CASE("allowlist: keys only a wildcard lets through must look like identifie
   FilterHarness custom(rulesFromYaml(std::string(kAllowIds) + "wildcard_keys: '[a-z]+'\n"));
   CHECK(custom.pass(R"({"a":{"_id":1},"B":{"_id":2}})") == R"({"a":{"_id":1}})");
 }
+
+TEST_CASE("per-line budget: too much detector or decoding work drops the line",
+          "[filters][fail-closed][budget]") {
+  SECTION("detector scanning, counting every pass over a value") {
+    scrub::filters::FilterLimits limits;
+    limits.max_scan_bytes = 4096;
+    FilterHarness h(rulesFromPacks({"kobo-redact", "pii-detectors"}), limits);
+    const std::string small(1000, 'a');
+    CHECK(h.pass(R"({"note":")" + small + "\"}").size() > small.size());
+    // The same bytes spread over more fields pass as long as the total stays within budget...
+    CHECK(h.pass(R"({"n1":")" + small + R"(","n2":")" + small + "\"}").size() > 2 * small.size());
+    // ...and a line whose values need more scanning than that is dropped whole.
+    std::string many = "{";
+    for (int i = 0; i < 6; ++i) {
+      many += (i ? ",\"n" : "\"n") + std::to_string(i) + "\":\"" + small + "\"";
+    }
+    many += "}";
+    CHECK(h.drop(many) == DropReason::OverBudget);
+    // A value every detector fires on costs one pass per detector: few bytes, much work.
+    std::string hits = "+387 61 482 913 0101990170005 child@example.org ";
+    std::string dense;
+    while (dense.size() < 2000) {
+      dense += hits;
+    }
+    CHECK(h.drop(R"({"note":")" + dense + "\"}") == DropReason::OverBudget);
+    CHECK(h.counters().dropped[static_cast<size_t>(DropReason::OverBudget)] == 2);
+  }
+  SECTION("JSON decoded from strings, summed over the line") {
+    scrub::filters::FilterLimits limits;
+    limits.max_decoded_bytes = 100;
+    FilterHarness h(rulesFromYaml(kAllowIds), limits);
+    const std::string inner = R"({\"_id\":5,\"name\":\"Amra Hodžić\"})";
+    CHECK(h.pass(R"({"message":")" + inner + "\"}") == R"({"message":"{\"_id\":5}"})");
+    std::string repeated = R"({"message":[)";
+    for (int i = 0; i < 5; ++i) {
+      repeated += (i ? ",\"" : "\"") + inner + "\"";
+    }
+    repeated += "]}";
+    CHECK(h.drop(repeated) == DropReason::OverBudget);
+  }
+}

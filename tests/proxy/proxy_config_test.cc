@@ -405,3 +405,20 @@ TEST_CASE("scrubproxy run flags become one config, with an exit code per kind of
     CHECK(run.code == ExitCode::ConfigInvalid);
   }
 }
+
+TEST_CASE("config: the per-line work budget", "[config]") {
+  auto loaded = loadConfigFromText("version: 1\nlimits:\n  max_scan_bytes_per_line: 4MiB\n"
+                                   "  max_decoded_bytes_per_line: 0\nlisteners:\n"
+                                   "  - listen: tcp://127.0.0.1:0\nsinks:\n  - address: stdout\n",
+                                   "proxy.yaml");
+  REQUIRE(loaded.ok());
+  CHECK(loaded->limits.max_scan_bytes_per_line == (4u << 20));
+  CHECK(loaded->limits.max_decoded_bytes_per_line == 0);
+  auto small = loadConfigFromText("version: 1\nlimits:\n  max_scan_bytes_per_line: 100\n"
+                                  "listeners:\n  - listen: tcp://127.0.0.1:0\nsinks:\n"
+                                  "  - address: stdout\n",
+                                  "proxy.yaml");
+  REQUIRE_FALSE(small.ok());
+  CHECK(small.error().message ==
+        "proxy.yaml:3:28: limits.max_scan_bytes_per_line: at least 4096 bytes");
+}
