@@ -141,7 +141,7 @@ public:
     if (!root.IsMap()) {
       fail(SourcePos{file_, 1, 1}, "a config file is a mapping with `version: 1`");
     }
-    checkKeys(root, "", {"version", "workers", "log", "limits", "listeners", "sinks"});
+    checkKeys(root, "", {"version", "workers", "log", "limits", "listeners", "sinks", "alerts"});
     if (!root["version"]) {
       fail(SourcePos{file_, 1, 1}, "missing `version: 1`");
     }
@@ -162,6 +162,9 @@ public:
     }
     if (const auto node = root["limits"]) {
       loadLimits(node, config.limits);
+    }
+    if (const auto node = root["alerts"]) {
+      loadAlerts(node, config.alerts);
     }
     if (const auto node = root["sinks"]) {
       if (!node.IsSequence()) {
@@ -318,6 +321,43 @@ private:
     }
     if (const auto interval = node["stats_interval"]) {
       log.stats_interval = duration(interval, "log.stats_interval");
+    }
+  }
+
+  void loadAlerts(const YAML::Node& node, AlertsConfig& alerts) {
+    checkKeys(node, "alerts: ", {"webhook_url", "ca_file", "window", "max_ids"});
+    if (const auto n = node["webhook_url"]) {
+      // A Slack-style webhook URL is its own credential.
+      alerts.webhook_url = secret(n, "alerts.webhook_url", 8);
+      Address host;
+      const bool https = alerts.webhook_url.starts_with("https://");
+      if (https || alerts.webhook_url.starts_with("http://")) {
+        auto parsed = parseSinkAddress(alerts.webhook_url);
+        if (parsed.ok()) {
+          host = std::move(parsed).value();
+        }
+      }
+      if (host.host.empty()) {
+        fail(posOf(n), "alerts.webhook_url: not an http(s)://HOST/PATH URL");
+      }
+      if (!https && !isLocalOnly(host)) {
+        fail(posOf(n), "alerts.webhook_url: must be https:// (plain http:// only to loopback)");
+      }
+    }
+    if (const auto n = node["ca_file"]) {
+      alerts.ca_file = readablePath(n, "alerts.ca_file");
+    }
+    if (const auto n = node["window"]) {
+      alerts.window = duration(n, "alerts.window");
+      if (alerts.window.count() < 1000) {
+        fail(posOf(n), "alerts.window: at least 1s");
+      }
+    }
+    if (const auto n = node["max_ids"]) {
+      alerts.max_ids = count(n, "alerts.max_ids");
+      if (alerts.max_ids > 1000) {
+        fail(posOf(n), "alerts.max_ids: at most 1000");
+      }
     }
   }
 

@@ -169,6 +169,15 @@ struct ListenerConfig {
   SourcePos listen_pos; // of the `listen:` value
 };
 
+// PII-attempt alerts: when detectors fire inside records, a summary per listener at most once
+// per window, as a log warning and, when `webhook_url` is set, a POST of Slack-compatible JSON.
+struct AlertsConfig {
+  std::string webhook_url; // a secret: only from ${env:…} or ${file:…}; empty: log only
+  std::string ca_file;     // to verify an https:// webhook; empty: the system's CAs
+  std::chrono::milliseconds window{300000};
+  uint64_t max_ids = 20; // ids (`_id`, `_xform_id`) listed per alert
+};
+
 struct ProxyConfig {
   std::string source;   // the file it came from, or kDefaultConfigName
   unsigned workers = 0; // 0: one per core
@@ -176,6 +185,7 @@ struct ProxyConfig {
   Limits limits;
   std::vector<ListenerConfig> listeners;
   std::vector<SinkConfig> sinks;
+  AlertsConfig alerts;
 
   const SinkConfig* findSink(std::string_view name) const;
 };

@@ -472,6 +472,7 @@ void HttpConnection::forward(std::string_view text) {
   ++records_;
   const auto reason =
       worker_.filter().filterCopy(text, *listener_.rules, worker_.output(), listener_.counters);
+  listener_.noteDetectorHits(worker_.output());
   if (reason != filters::DropReason::None) {
     ++request_dropped_[static_cast<size_t>(reason)];
     ++dropped_[static_cast<size_t>(reason)];

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "proxy/alerts/alert_message.h"
 #include "proxy/logging.h"
 #include "rules/rule_loader.h"
 
@@ -137,8 +138,22 @@ std::optional<StartFailure> Server::start() {
     bound_.push_back(std::move(bound).value());
   }
 
+  std::vector<std::string> listener_names;
+  for (const auto& listener : config_.listeners) {
+    listener_names.push_back(listener.name);
+  }
+  pii_attempts_ =
+      std::make_unique<PiiAttemptTracker>(std::move(listener_names), config_.alerts.max_ids);
+  if (!config_.alerts.webhook_url.empty()) {
+    WebhookConfig webhook;
+    webhook.url = config_.alerts.webhook_url;
+    webhook.ca_file = config_.alerts.ca_file;
+    webhook_ = std::make_unique<WebhookSender>(std::move(webhook));
+  }
+
   shared_ = std::make_unique<WorkerShared>();
   shared_->config = &config_;
+  shared_->pii_attempts = pii_attempts_.get();
   for (auto& slot : rule_slots_) {
     shared_->rule_slots.push_back(slot.get());
   }
@@ -195,6 +210,13 @@ int Server::run() {
   stats_timer_.data = this;
   uv_timer_init(&loop_, &deadline_);
   deadline_.data = this;
+  uv_timer_init(&loop_, &alert_timer_);
+  alert_timer_.data = this;
+  const auto alert_window = static_cast<uint64_t>(config_.alerts.window.count());
+  uv_timer_start(&alert_timer_, onAlertTimer, alert_window, alert_window);
+  if (webhook_) {
+    webhook_->start();
+  }
   if (const auto interval = static_cast<uint64_t>(config_.log.stats_interval.count());
       interval > 0) {
     uv_timer_start(&stats_timer_, onStatsTimer, interval, interval);
@@ -307,6 +329,7 @@ void Server::beginStop(const char* why) {
                   "(deadline {}ms)",
                   why, deadline);
   uv_timer_stop(&stats_timer_);
+  uv_timer_stop(&alert_timer_);
   uv_signal_stop(&sighup_);
   for (auto& worker : worker_objects_) {
     worker->requestStop();
@@ -341,6 +364,11 @@ void Server::onHardDeadline(uv_timer_t* timer) {
 
 void Server::finishRun() {
   finished_ = true;
+  // Attempts noted since the last window still get their alert.
+  sendPiiAlerts();
+  if (webhook_) {
+    webhook_->stop(std::chrono::milliseconds(5000));
+  }
   if (stdout_writer_) {
     stdout_writer_->stop();
   }
@@ -354,6 +382,20 @@ void Server::finishRun() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&stats_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&alert_timer_), nullptr);
+}
+
+void Server::onAlertTimer(uv_timer_t* timer) {
+  static_cast<Server*>(timer->data)->sendPiiAlerts();
+}
+
+void Server::sendPiiAlerts() {
+  for (const auto& summary : pii_attempts_->drain()) {
+    proxyLog().warn("{}", alertText(summary, config_.alerts.window));
+    if (webhook_) {
+      webhook_->send(alertJson(summary, config_.alerts.window));
+    }
+  }
 }
 
 void Server::reload() {

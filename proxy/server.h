@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "config/proxy_config.h"
+#include "proxy/alerts/pii_attempts.h"
+#include "proxy/alerts/webhook_sender.h"
 #include "proxy/listen_socket.h"
 #include "proxy/rule_slot.h"
 #include "proxy/stdout_writer.h"
@@ -69,6 +71,7 @@ private:
   static void onStatsTimer(uv_timer_t* timer);
   static void onDeadline(uv_timer_t* timer);
   static void onHardDeadline(uv_timer_t* timer);
+  static void onAlertTimer(uv_timer_t* timer);
 
   void wakeMainLoop();
   void beginStop(const char* why);
@@ -77,12 +80,15 @@ private:
   Totals totals() const;
   void logStats(const char* prefix, bool always);
   void releaseListeners();
+  void sendPiiAlerts();
 
   config::ProxyConfig config_;
   unsigned workers_ = 1;
   std::vector<std::unique_ptr<RuleSlot>> rule_slots_;
   std::vector<BoundListener> bound_;
   std::unique_ptr<StdoutWriter> stdout_writer_;
+  std::unique_ptr<PiiAttemptTracker> pii_attempts_;
+  std::unique_ptr<WebhookSender> webhook_;
   std::unique_ptr<WorkerShared> shared_;
   std::vector<std::unique_ptr<Worker>> worker_objects_;
   std::vector<std::thread> threads_;
@@ -94,6 +100,7 @@ private:
   uv_signal_t sighup_{};
   uv_timer_t stats_timer_{};
   uv_timer_t deadline_{};
+  uv_timer_t alert_timer_{};
   std::mutex async_mutex_; // guards async_ready_ and every uv_async_send on async_
   bool async_ready_ = false;
   std::atomic<bool> stop_requested_{false};

@@ -52,6 +52,14 @@ void ListenerRuntime::refreshRules() {
     rules = slot->get();
     generation = current;
     counters.sizeFor(*rules);
+    detector_hits.reset();
+  }
+}
+
+void ListenerRuntime::noteDetectorHits(std::string_view forwarded) {
+  PiiAttemptTracker* tracker = worker->shared().pii_attempts;
+  if (tracker != nullptr && detector_hits.changed(counters, fired)) {
+    tracker->note(index, *rules, fired, forwarded);
   }
 }
 
@@ -376,6 +384,7 @@ Connection::Connection(Worker& worker, ListenerRuntime& listener, uint64_t id)
     ++lines_;
     const auto reason = worker_.filter().filter(text, capacity, *listener_.rules, worker_.output(),
                                                 listener_.counters);
+    listener_.noteDetectorHits(worker_.output());
     if (reason != filters::DropReason::None) {
       ++dropped_[static_cast<size_t>(reason)];
       return;

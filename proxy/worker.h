@@ -26,6 +26,7 @@
 
 #include "config/proxy_config.h"
 #include "filters/line_filter.h"
+#include "proxy/alerts/pii_attempts.h"
 #include "proxy/http_auth.h"
 #include "proxy/line_framer.h"
 #include "proxy/proxy_stats.h"
@@ -41,6 +42,7 @@ struct WorkerShared {
   const config::ProxyConfig* config = nullptr;
   std::vector<RuleSlot*> rule_slots;     // one per listener, same order as config->listeners
   StdoutWriter* stdout_writer = nullptr; // set when some sink is stdout
+  PiiAttemptTracker* pii_attempts = nullptr;
   unsigned workers = 1;
   std::atomic<uint64_t> next_connection_id{1};
   std::atomic<uint64_t> open_connections{0};
@@ -75,10 +77,15 @@ struct ListenerRuntime {
   bool open = false;
   Worker* worker = nullptr;
   std::unique_ptr<AuthFailureLimiter> auth_failures; // http:// listeners only
+  DetectorHitWatch detector_hits;
+  std::vector<std::pair<int, uint64_t>> fired; // scratch for detector_hits
 
   bool pressured() const;
   // Picks up reloaded rules; cheap when nothing changed.
   void refreshRules();
+  // After a record was filtered: if detectors fired in it, note a PII attempt. `forwarded` is
+  // what left (empty when it was dropped).
+  void noteDetectorHits(std::string_view forwarded);
 };
 
 class Worker final : public ShardHost {
