@@ -3,7 +3,7 @@
 # removes nothing: the proxy has no unfiltered mode) and socat, in one run, printed as Markdown.
 # Everything is on loopback; every process is started and stopped here. Results: bench/README.md.
 #
-#   bench/proxy_bench.sh [--smoke] [--rt] [--build-dir DIR]
+#   bench/proxy_bench.sh [--smoke] [--rt] [--build-dir DIR] [--charts DIR]
 #
 # For each system under test (SUT), each run against a fresh process: the maximum throughput
 # (load_gen at full speed, best of 3), then the latency from send to sink receipt at half of that
@@ -20,6 +20,10 @@
 # checks: for the test command, so the benchmark never rots. Its numbers mean nothing.
 # --rt: run the fixed-rate (latency) runs under SCHED_FIFO (chrt -f 10; needs root). On a machine
 # shared with other work, a latency tail otherwise measures the other work's time slices.
+# --charts DIR: also sweep the filtering proxy over worker counts (1 to 2 x cores, throughput, with
+# socat's as a reference line) and over offered load (10% to 90% of its 1-worker maximum, p50 /
+# p99 / p99.9 latency), and draw both as SVG with gnuplot into DIR (throughput-vs-workers.svg,
+# latency-vs-load.svg, with the .dat files they are drawn from).
 # --build-dir: where scrubproxy and bench/load_gen were built (default: build/release, made by
 # `scripts/build.sh release scrubproxy load_gen`).
 set -euo pipefail
@@ -28,6 +32,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=$repo/build/release
 smoke=0
 rt=0
+charts=
 while [ $# -gt 0 ]; do
   case $1 in
   --smoke) smoke=1 ;;
@@ -36,8 +41,12 @@ while [ $# -gt 0 ]; do
     build_dir=$2
     shift
     ;;
+  --charts)
+    charts=$2
+    shift
+    ;;
   *)
-    echo "usage: bench/proxy_bench.sh [--smoke] [--rt] [--build-dir DIR]" >&2
+    echo "usage: bench/proxy_bench.sh [--smoke] [--rt] [--build-dir DIR] [--charts DIR]" >&2
     exit 2
     ;;
   esac
@@ -53,6 +62,14 @@ for f in "$proxy_bin" "$load_gen"; do
     exit 2
   }
 done
+if [ -n "$charts" ]; then
+  command -v gnuplot >/dev/null || {
+    echo "proxy_bench: --charts needs gnuplot (scripts/setup.sh installs gnuplot-nox)" >&2
+    exit 2
+  }
+  mkdir -p "$charts"
+  charts=$(cd "$charts" && pwd)
+fi
 command -v socat >/dev/null || {
   echo "proxy_bench: socat not installed (scripts/setup.sh)" >&2
   exit 2
@@ -287,6 +304,64 @@ bench direct direct --expect-identical
 # connection (see bench/README.md, "Proxy end to end").
 sut_workers=1 sut_rules=openfn-retry-ids sut_line_limit=64KiB
 bench filter-1w-64k proxy --check-canaries
+
+# --charts: the sweeps, then the drawings.
+if [ -n "$charts" ]; then
+  echo "== charts: throughput against workers" >&2
+  {
+    echo "# workers  proxy_lines_s  socat_lines_s   (openfn-retry-ids, $conns connections, best of $max_runs)"
+    for ((w = 1; w <= 2 * all_workers; w++)); do
+      sut_workers=$w sut_rules=openfn-retry-ids sut_line_limit=$line_limit
+      best=0
+      for ((i = 0; i < max_runs; i++)); do
+        run_load proxy --connections "$conns" --lines "$max_lines" --duration "$max_secs" \
+          --check-canaries
+        best=$(awk -v a="$(field lines_s)" -v b="$best" 'BEGIN {print (a > b ? a : b)}')
+      done
+      echo "$w $best ${max_lines_s[socat]}"
+    done
+  } >"$charts/throughput-vs-workers.dat"
+  echo "== charts: latency against offered load" >&2
+  sut_workers=1 sut_rules=openfn-retry-ids sut_line_limit=$line_limit
+  [ "$rt" = 1 ] && sched=(chrt -f 10)
+  {
+    echo "# offered_lines_s  p50_us  p99_us  p999_us   (openfn-retry-ids, 1 worker; 100% = ${max_lines_s[filter-1w]} lines/s)"
+    for pct_load in 10 25 50 75 90; do
+      r=$(awk -v m="${max_lines_s[filter-1w]}" -v p=$pct_load 'BEGIN {printf "%d", m * p / 100}')
+      run_load proxy --connections "$conns" --rate "$r" --duration "$rate_secs" \
+        --lines 1000000000 --check-canaries
+      echo "$r $(field p50_us) $(field p99_us) $(field p999_us)"
+    done
+  } >"$charts/latency-vs-load.dat"
+  sched=()
+  gnuplot <<GNUPLOT || die "gnuplot failed"
+set terminal svg size 720,420 dynamic font "sans,12"
+set grid
+set key top left
+set output "$charts/throughput-vs-workers.svg"
+set title "scrubproxy throughput against workers ($(nproc) cores, openfn-retry-ids)"
+set xlabel "workers"
+set ylabel "lines/s delivered"
+set xtics 1
+set yrange [0:*]
+plot "$charts/throughput-vs-workers.dat" using 1:2 with linespoints lw 2 title "scrubproxy", \
+     "" using 1:3 with lines dt 2 title "socat (reference)"
+set output "$charts/latency-vs-load.svg"
+set title "scrubproxy latency against offered load (1 worker, openfn-retry-ids)"
+set xlabel "offered load, lines/s"
+set ylabel "latency, µs (log scale)"
+set xtics autofreq
+set logscale y
+set yrange [*:*]
+plot "$charts/latency-vs-load.dat" using 1:2 with linespoints lw 2 title "p50", \
+     "" using 1:3 with linespoints lw 2 title "p99", \
+     "" using 1:4 with linespoints lw 2 title "p99.9"
+GNUPLOT
+  for f in throughput-vs-workers latency-vs-load; do
+    grep -q "<svg" "$charts/$f.svg" || die "$charts/$f.svg is not an SVG"
+  done
+  echo "== charts written to $charts" >&2
+fi
 echo "== done in $((SECONDS - start))s" >&2
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f%%", (b > 0 ? 100 * a / b : 0)}'; }

@@ -18,5 +18,5 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== benchmark smoke run"
 build/dev/bench/filter_bench --benchmark_min_time=0.01 >/dev/null
-bash bench/proxy_bench.sh --smoke --build-dir build/dev >/dev/null
+bash bench/proxy_bench.sh --smoke --build-dir build/dev --charts build/dev/bench-charts >/dev/null
 echo "benchmarks: ok"
