@@ -18,6 +18,8 @@ packages=(
   openssl prometheus systemd
   # fuzzing (libFuzzer needs clang), the benchmark charts, and compiler caching for rebuilds
   clang-14 libfuzzer-14-dev gnuplot-nox ccache
+  # HTTP ingress benchmark (ab, with and without TLS)
+  apache2-utils
 )
 
 missing=()
