@@ -3,38 +3,36 @@
 // One HTTP/1.1 client connection on an http:// listener. Owned by its Worker like a TCP
 // Connection, freed after both its handles (socket, timer) have closed.
 //
-// Per request: http_parser -> (gzip, bounded) -> the body held in memory (bounded by
-// max_body_bytes / max_decompressed_bytes) -> split into records (NDJSON lines, or one JSON
-// object, or the elements of a JSON array) -> the worker's LineFilter with the listener's
-// current rules -> every sink shard of the listener, exactly as TCP lines. The answer is sent
-// once the records are in the sink queues: 200 with counts only. Errors never echo payload.
-// When a sink of the listener is above its high watermark the request is answered 503 with
+// Per request: HttpRequestParser (http_parser -> (gzip, bounded) -> the body held in memory
+// (bounded by max_body_bytes / max_decompressed_bytes), see http_request.h) -> split into records
+// (NDJSON lines, or one JSON object, or the elements of a JSON array) -> the worker's LineFilter
+// with the listener's current rules -> every sink shard of the listener, exactly as TCP lines. The
+// answer is sent once the records are in the sink queues: 200 with counts only. Errors never echo
+// payload. When a sink of the listener is above its high watermark the request is answered 503 with
 // Retry-After and nothing is queued (backpressure over HTTP).
 //
 // After an error answer that closes the connection, the rest of what the client sends is read
 // and discarded for a short time (lingering close), so the client sees the answer instead of a
 // reset.
 
-#include <http_parser.h>
 #include <uv.h>
 
 #include <array>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "filters/drop_reason.h"
-#include "proxy/gzip_inflater.h"
+#include "proxy/http_request.h"
 
 namespace scrub::proxy {
 
 class Worker;
 struct ListenerRuntime;
 
-class HttpConnection {
+class HttpConnection : private HttpRequestHandler {
 public:
   HttpConnection(Worker& worker, ListenerRuntime& listener, uint64_t id);
-  ~HttpConnection();
+  ~HttpConnection() override;
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
@@ -47,7 +45,6 @@ public:
 
 private:
   enum class State : uint8_t { Open, Lingering, Closing };
-  enum class BodyType : uint8_t { Ndjson, Json };
   struct WriteRequest {
     uv_write_t req{};
     std::string data;
@@ -55,15 +52,13 @@ private:
     bool close_after = false;
   };
 
-  // --- http_parser callbacks ---
-  static int onMessageBegin(http_parser* parser);
-  static int onUrl(http_parser* parser, const char* at, size_t length);
-  static int onHeaderField(http_parser* parser, const char* at, size_t length);
-  static int onHeaderValue(http_parser* parser, const char* at, size_t length);
-  static int onHeadersComplete(http_parser* parser);
-  static int onBody(http_parser* parser, const char* at, size_t length);
-  static int onMessageComplete(http_parser* parser);
-  static const http_parser_settings& settings();
+  // --- HttpRequestHandler ---
+  void onRequestBegin() override;
+  AuthAnswer authorize(std::string_view authorization, std::string_view api_key) override;
+  void onContinue() override;
+  // An error answer (counted unless 401/404); `close` ends the connection after it (lingering).
+  void onReject(int status, const std::string& extra_headers, bool close) override;
+  void onRequest(std::string& body, HttpBodyType type, bool keep_alive) override;
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -72,14 +67,7 @@ private:
   static void onTimer(uv_timer_t* timer);
   static void onClosed(uv_handle_t* handle);
 
-  void resetRequest();
-  bool countHeaderBytes(size_t length); // false: over the limit (answered 431)
-  void commitHeader();
-  int checkHeaders();
-  void handleRecords();
   void forward(std::string_view text);
-  // An error answer; `close` ends the connection after it (lingering).
-  void reject(int status, const std::string& extra_headers = {}, bool close = true);
   void send(int status, const std::string& extra_headers, const std::string& body, bool close);
   void startLinger();
   void close(const std::string& why);
@@ -99,24 +87,8 @@ private:
   std::string peer_;    // host:port, for the log
   std::string peer_ip_; // for the failed-authentication limiter
   std::unique_ptr<char[]> read_buffer_;
-  http_parser parser_{};
-
-  // The request being parsed.
-  std::string url_;
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
-  size_t header_bytes_ = 0;
-  std::string content_type_;
-  std::string content_encoding_;
-  std::string expect_;
-  std::string authorization_;
-  std::string api_key_;
-  bool rejected_ = false; // an error answer was sent for this request
-  BodyType body_type_ = BodyType::Ndjson;
-  std::optional<GzipInflater> inflater_;
-  uint64_t received_bytes_ = 0;
-  std::string body_;
+  HttpRequestParser parser_;
+  uint64_t linger_bytes_ = 0; // read and discarded while lingering
   std::string credential_id_; // of the last accepted credential, for the log
 
   // Totals for the close log.
