@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): install what is needed, build, and run the
 # whole test suite: unit and integration tests, the unit tests again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and a smoke run of every benchmark so they never rot.
+# UndefinedBehaviorSanitizer, every fuzz target for a bounded time, and a smoke run of every
+# benchmark so they never rot. Longer runs: SCRUB_FUZZ_SECONDS (per fuzz target, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,6 +16,9 @@ echo "== unit tests under ASan + UBSan"
 bash scripts/build.sh asan scrub_tests scrubproxy
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   build/asan/tests/scrub_tests '~[integration]'
+
+echo "== fuzzing (tests/fuzz/run.sh: ${SCRUB_FUZZ_SECONDS:-20}s per target, two at a time)"
+bash tests/fuzz/run.sh
 
 echo "== benchmark smoke run"
 build/dev/bench/filter_bench --benchmark_min_time=0.01 >/dev/null
