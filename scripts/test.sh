@@ -2,7 +2,8 @@
 # The README's second command (and what CI runs): install what is needed, build, and run the
 # whole test suite: unit and integration tests, the unit tests again under AddressSanitizer +
 # UndefinedBehaviorSanitizer, every fuzz target for a bounded time, and a smoke run of every
-# benchmark so they never rot. Longer runs: SCRUB_FUZZ_SECONDS (per fuzz target, default 20).
+# benchmark so they never rot; a bounded soak (tests/soak/). Longer runs: SCRUB_FUZZ_SECONDS (per
+# fuzz target, default 20), SCRUB_SOAK_SECONDS (default 90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,6 +20,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== fuzzing (tests/fuzz/run.sh: ${SCRUB_FUZZ_SECONDS:-20}s per target, two at a time)"
 bash tests/fuzz/run.sh
+
+echo "== soak (tests/soak/soak.py: ${SCRUB_SOAK_SECONDS:-90}s of mixed load, flapping sink, reloads)"
+python3 tests/soak/soak.py --binary build/dev/scrubproxy
 
 echo "== benchmark smoke run"
 build/dev/bench/filter_bench --benchmark_min_time=0.01 >/dev/null
