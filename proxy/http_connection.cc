@@ -4,6 +4,7 @@
 
 #include "proxy/http_auth.h"
 #include "proxy/logging.h"
+#include "proxy/tls/tls_write.h"
 #include "proxy/wipe.h"
 #include "proxy/worker.h"
 
@@ -11,6 +12,7 @@ namespace scrub::proxy {
 namespace {
 
 constexpr size_t kHttpReadChunk = 64 << 10;
+constexpr size_t kTlsReadChunk = 17 << 10; // a little more than one TLS record
 // How long the rest of a rejected request is read and discarded before the socket closes.
 constexpr uint64_t kLingerMs = 2000;
 constexpr uint64_t kLingerMaxBytes = 4 << 20;
@@ -101,6 +103,9 @@ bool HttpConnection::start() {
   counted_ = true;
   connLog().info("connection {} from {} on {} [w{}]", id_, peer_, listener_.url,
                  worker_.workerIndex());
+  if (listener_.tls != nullptr) {
+    tls_ = std::make_unique<tls::TlsSession>(listener_.tls->get());
+  }
   if (config.limits.idle_timeout.count() > 0) {
     restartTimer(static_cast<uint64_t>(config.limits.idle_timeout.count()));
   }
@@ -133,10 +138,17 @@ void HttpConnection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   if (!self->read_buffer_) {
     self->read_buffer_ = std::make_unique<char[]>(kHttpReadChunk);
   }
+  if (self->tls_) {
+    if (!self->ciphertext_) {
+      self->ciphertext_ = std::make_unique<char[]>(kTlsReadChunk);
+    }
+    *buf = uv_buf_init(self->ciphertext_.get(), static_cast<unsigned>(kTlsReadChunk));
+    return;
+  }
   *buf = uv_buf_init(self->read_buffer_.get(), static_cast<unsigned>(kHttpReadChunk));
 }
 
-void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<HttpConnection*>(stream->data);
   if (nread == 0) {
     return;
@@ -161,7 +173,52 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*)
   if (limits.idle_timeout.count() > 0) {
     self->restartTimer(static_cast<uint64_t>(limits.idle_timeout.count()));
   }
-  self->parser_.feed(std::string_view(self->read_buffer_.get(), n));
+  if (self->tls_) {
+    self->tls_->feed(std::string_view(buf->base, n));
+    self->pumpTls();
+    return;
+  }
+  self->parse(n);
+}
+
+void HttpConnection::parse(size_t n) {
+  parser_.feed(std::string_view(read_buffer_.get(), n));
+}
+
+bool HttpConnection::pumpTls() {
+  auto status = tls::TlsSession::ReadStatus::WantMore;
+  // Plaintext is decrypted into read_buffer_ (wiped when the connection is freed) and parsed
+  // there, exactly like a plain read.
+  while (state_ == State::Open && tls_->handshakeDone()) {
+    const auto result = tls_->read(std::span<char>(read_buffer_.get(), kHttpReadChunk));
+    status = result.status;
+    if (status != tls::TlsSession::ReadStatus::Data) {
+      break;
+    }
+    parse(result.n);
+  }
+  if (state_ == State::Closing) {
+    return false;
+  }
+  const int rc = tls::sendPending(*tls_, reinterpret_cast<uv_stream_t*>(&io_));
+  if (!tls_established_ && tls_->handshakeDone()) {
+    tls_established_ = true;
+    connLog().info("connection {}: TLS established ({}{})", id_, tls_->description(),
+                   tls_->peerSubject().empty() ? "" : ", client " + tls_->peerSubject());
+  }
+  if (tls_->failed()) {
+    close("TLS: " + tls_->error());
+    return false;
+  }
+  if (status == tls::TlsSession::ReadStatus::Closed) {
+    close("closed by the client (close_notify)");
+    return false;
+  }
+  if (rc < 0) {
+    close(uv_strerror(rc));
+    return false;
+  }
+  return true;
 }
 
 // --- requests (HttpRequestHandler) ------------------------------------------------------------
@@ -291,6 +348,16 @@ void HttpConnection::send(int status, const std::string& extra_headers, const st
   } else {
     write->data += "\r\n";
   }
+  if (tls_) {
+    // The answer holds counts only, but it is encrypted like everything on this connection.
+    std::string plaintext = std::move(write->data);
+    write->data.clear();
+    if (!tls_->write(plaintext) || !tls_->takeOutput(write->data)) {
+      delete write;
+      this->close("TLS: " + tls_->error());
+      return;
+    }
+  }
   write->req.data = write;
   uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
   if (const int rc =
@@ -366,6 +433,10 @@ void HttpConnection::close(const std::string& why) {
     connLog().info("connection {} closed ({}): requests={} records={} forwarded={} dropped={}{}",
                    id_, why, requests_, records_, forwarded_, dropped,
                    reasons.empty() ? "" : " (" + reasons + ")");
+  }
+  if (tls_ && tls_->handshakeDone() && !tls_->failed()) {
+    tls_->close(); // close_notify: the client can tell our close from a truncation
+    tls::sendPending(*tls_, reinterpret_cast<uv_stream_t*>(&io_));
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&io_), onClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), onClosed);

@@ -11,6 +11,10 @@
 // payload. When a sink of the listener is above its high watermark the request is answered 503 with
 // Retry-After and nothing is queued (backpressure over HTTP).
 //
+// On an https:// listener the socket carries TLS: what is read is decrypted by a TlsSession
+// (holding the listener's certificate of the moment the connection started) into the same read
+// buffer, and every answer is encrypted before it is written.
+//
 // After an error answer that closes the connection, the rest of what the client sends is read
 // and discarded for a short time (lingering close), so the client sees the answer instead of a
 // reset.
@@ -23,6 +27,7 @@
 
 #include "filters/drop_reason.h"
 #include "proxy/http_request.h"
+#include "proxy/tls/tls_session.h"
 
 namespace scrub::proxy {
 
@@ -67,6 +72,11 @@ private:
   static void onTimer(uv_timer_t* timer);
   static void onClosed(uv_handle_t* handle);
 
+  // Parses `n` plaintext bytes at read_buffer_.
+  void parse(size_t n);
+  // https:// only: decrypts what was fed and parses it, sends the handshake. False when the
+  // connection was closed.
+  bool pumpTls();
   void forward(std::string_view text);
   void send(int status, const std::string& extra_headers, const std::string& body, bool close);
   void startLinger();
@@ -89,6 +99,9 @@ private:
   std::unique_ptr<char[]> read_buffer_;
   HttpRequestParser parser_;
   uint64_t linger_bytes_ = 0; // read and discarded while lingering
+  std::unique_ptr<tls::TlsSession> tls_;
+  std::unique_ptr<char[]> ciphertext_; // https:// only: what one read takes from the socket
+  bool tls_established_ = false;
   std::string credential_id_; // of the last accepted credential, for the log
 
   // Totals for the close log.

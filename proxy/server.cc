@@ -28,6 +28,10 @@ std::string specsText(const std::vector<std::string>& specs) {
   return text;
 }
 
+std::string listenerWhere(const config::ListenerConfig& listener) {
+  return listener.pos.file.empty() ? std::string("--listen") : listener.pos.str();
+}
+
 } // namespace
 
 struct Server::Totals {
@@ -120,12 +124,19 @@ std::optional<StartFailure> Server::start() {
     }
   }
 
+  // Certificates before any socket: a missing, unreadable or mismatched file stops start-up.
   for (const auto& listener : config_.listeners) {
-    if (listener.address.tls) { // not implemented yet: refused rather than served in clear
-      return StartFailure{ExitCode::ConfigInvalid, "listener '" + listener.name +
-                                                       "': " + listener.address.url() +
-                                                       ": TLS listeners are not supported yet"};
+    if (!listener.address.tls) {
+      tls_slots_.push_back(nullptr);
+      continue;
     }
+    auto context = tls::TlsContext::server(listener.tls);
+    if (!context.ok()) {
+      return StartFailure{ExitCode::ConfigInvalid, listenerWhere(listener) + ": listener '" +
+                                                       listener.name +
+                                                       "': tls: " + context.error().message};
+    }
+    tls_slots_.push_back(std::make_unique<tls::TlsSlot>(*context));
   }
   for (const auto& listener : config_.listeners) {
     auto bound = bindListener(listener.address, workers_);
@@ -156,6 +167,9 @@ std::optional<StartFailure> Server::start() {
   shared_->pii_attempts = pii_attempts_.get();
   for (auto& slot : rule_slots_) {
     shared_->rule_slots.push_back(slot.get());
+  }
+  for (auto& slot : tls_slots_) {
+    shared_->tls_slots.push_back(slot.get());
   }
   for (const auto& sink : config_.sinks) {
     if (sink.address.kind == config::Address::Kind::Stdout && !stdout_writer_) {
@@ -243,6 +257,13 @@ int Server::run() {
     proxyLog().info("listening on {} (listener '{}', rules '{}' from {}, sinks {})",
                     bound_[i].address.url(), listener.name, rules->name, specsText(listener.rules),
                     sinks);
+    if (tls_slots_[i]) {
+      proxyLog().info(
+          "listener '{}': TLS certificate {}{}", listener.name, tls_slots_[i]->get()->description(),
+          listener.tls.client_ca_file.empty()
+              ? std::string()
+              : "; client certificates required (CAs from " + listener.tls.client_ca_file + ")");
+    }
   }
   // A stop asked for before the loop ran (requestStop from another thread) is seen now.
   if (stop_requested_.load()) {
@@ -297,6 +318,7 @@ void Server::wakeMainLoop() {
 void Server::onSignal(uv_signal_t* signal, int signum) {
   auto* self = static_cast<Server*>(signal->data);
   if (signum == SIGHUP) {
+    self->reloadTls();
     self->reload();
     return;
   }
@@ -395,6 +417,25 @@ void Server::sendPiiAlerts() {
     if (webhook_) {
       webhook_->send(alertJson(summary, config_.alerts.window));
     }
+  }
+}
+
+void Server::reloadTls() {
+  for (size_t i = 0; i < tls_slots_.size(); ++i) {
+    if (!tls_slots_[i]) {
+      continue;
+    }
+    const auto& listener = config_.listeners[i];
+    auto context = tls::TlsContext::server(listener.tls);
+    if (!context.ok()) {
+      proxyLog().error("SIGHUP: listener '{}': tls: {}; it keeps its previous certificate ({})",
+                       listener.name, context.error().message, tls_slots_[i]->get()->description());
+      continue;
+    }
+    tls_slots_[i]->set(*context);
+    proxyLog().info("SIGHUP: listener '{}': TLS certificate reloaded: {}; established connections "
+                    "keep the previous one",
+                    listener.name, (*context)->description());
   }
 }
 

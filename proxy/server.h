@@ -8,7 +8,9 @@
 // connections (a partial line is counted as truncated), drain the sinks within
 // limits.shutdown_timeout, report what was not delivered, and return. A second signal gives up
 // the drain at once. SIGHUP reloads every listener's rules: all load, or none is swapped and the
-// old rules stay.
+// old rules stay. It also reloads the certificate and key of every TLS listener, each on its own:
+// new connections get the new one, established connections keep theirs, and a listener whose
+// files do not load keeps its previous certificate.
 
 #include <uv.h>
 
@@ -26,6 +28,7 @@
 #include "proxy/listen_socket.h"
 #include "proxy/rule_slot.h"
 #include "proxy/stdout_writer.h"
+#include "proxy/tls/tls_context.h"
 #include "proxy/worker.h"
 
 namespace scrub::proxy {
@@ -76,6 +79,7 @@ private:
   void wakeMainLoop();
   void beginStop(const char* why);
   void reload();
+  void reloadTls();
   void finishRun();
   Totals totals() const;
   void logStats(const char* prefix, bool always);
@@ -85,6 +89,7 @@ private:
   config::ProxyConfig config_;
   unsigned workers_ = 1;
   std::vector<std::unique_ptr<RuleSlot>> rule_slots_;
+  std::vector<std::unique_ptr<tls::TlsSlot>> tls_slots_; // per listener; null: not TLS
   std::vector<BoundListener> bound_;
   std::unique_ptr<StdoutWriter> stdout_writer_;
   std::unique_ptr<PiiAttemptTracker> pii_attempts_;

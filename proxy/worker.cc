@@ -9,12 +9,15 @@
 #include "proxy/http_connection.h"
 #include "proxy/listen_socket.h"
 #include "proxy/logging.h"
+#include "proxy/tls/tls_write.h"
 #include "proxy/wipe.h"
 
 namespace scrub::proxy {
 namespace {
 
 constexpr uint64_t kReportEveryMs = 10000;
+// What one read of a tls:// connection takes: a little more than one TLS record.
+constexpr size_t kTlsReadChunk = 17 << 10;
 
 filters::FilterLimits filterLimits(const config::ProxyConfig& config) {
   filters::FilterLimits limits;
@@ -107,6 +110,9 @@ Status Worker::init(const std::vector<int>& listener_fds, const std::vector<std:
     listener->rules = listener->slot->get();
     listener->counters.sizeFor(*listener->rules);
     listener->worker = this;
+    if (i < shared_.tls_slots.size()) {
+      listener->tls = shared_.tls_slots[i];
+    }
     if (listener_config.address.http) {
       listener->auth_failures = std::make_unique<AuthFailureLimiter>(
           listener_config.http.max_auth_failures,
@@ -436,6 +442,9 @@ bool Connection::start() {
   counted_ = true;
   connLog().info("connection {} from {} on {} [w{}]", id_, peerName(), listener_.url,
                  worker_.workerIndex());
+  if (listener_.tls != nullptr) {
+    tls_ = std::make_unique<tls::TlsSession>(listener_.tls->get());
+  }
   last_read_ms_ = uv_now(worker_.loop());
   if (config.limits.idle_timeout.count() > 0) {
     uv_timer_start(&idle_, onIdle, static_cast<uint64_t>(config.limits.idle_timeout.count()), 0);
@@ -488,6 +497,13 @@ void Connection::updateReading() {
 
 void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
+  if (self->tls_) {
+    if (!self->ciphertext_) {
+      self->ciphertext_ = std::make_unique<char[]>(kTlsReadChunk);
+    }
+    *buf = uv_buf_init(self->ciphertext_.get(), static_cast<unsigned>(kTlsReadChunk));
+    return;
+  }
   if (!self->framer_) {
     self->framer_.emplace(self->worker_.config().limits.max_line_bytes, kReadChunk);
   }
@@ -495,8 +511,15 @@ void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   *buf = uv_buf_init(space.data(), static_cast<unsigned>(std::min(space.size(), kReadChunk)));
 }
 
-void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(stream->data);
+  if (nread > 0 && self->tls_) {
+    self->last_read_ms_ = uv_now(self->worker_.loop());
+    self->listener_.refreshRules();
+    self->tls_->feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+    self->pumpTls();
+    return;
+  }
   if (nread > 0) {
     self->last_read_ms_ = uv_now(self->worker_.loop());
     self->listener_.refreshRules();
@@ -511,6 +534,50 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   self->worker_.afterRead(self->listener_);
   self->close(nread == UV_EOF ? std::string("closed by the client")
                               : std::string(uv_strerror(static_cast<int>(nread))));
+}
+
+bool Connection::pumpTls() {
+  tls::TlsSession::ReadStatus status = tls::TlsSession::ReadStatus::WantMore;
+  if (tls_->handshakeDone()) {
+    if (!framer_) {
+      framer_.emplace(worker_.config().limits.max_line_bytes, kReadChunk);
+    }
+    // Plaintext goes straight into the framer's buffer (which wipes it), never elsewhere.
+    for (;;) {
+      const std::span<char> space = framer_->writable();
+      const auto result = tls_->read(space.first(std::min(space.size(), kReadChunk)));
+      status = result.status;
+      if (status != tls::TlsSession::ReadStatus::Data) {
+        break;
+      }
+      framer_->commit(result.n, framer_sink_);
+    }
+    worker_.afterRead(listener_);
+  }
+  // Handshake messages, or the alert that tells the client why it failed.
+  const int rc = tls::sendPending(*tls_, &io_.stream);
+  if (!tls_established_ && tls_->handshakeDone()) {
+    tls_established_ = true;
+    connLog().info("connection {}: TLS established ({}{})", id_, tls_->description(),
+                   tls_->peerSubject().empty() ? "" : ", client " + tls_->peerSubject());
+  }
+  if (tls_->failed()) {
+    finishFraming();
+    worker_.afterRead(listener_);
+    close("TLS: " + tls_->error());
+    return false;
+  }
+  if (status == tls::TlsSession::ReadStatus::Closed) {
+    finishFraming();
+    worker_.afterRead(listener_);
+    close("closed by the client (close_notify)");
+    return false;
+  }
+  if (rc < 0) {
+    close(uv_strerror(rc));
+    return false;
+  }
+  return true;
 }
 
 void Connection::finishFraming() {
@@ -561,6 +628,10 @@ void Connection::close(const std::string& why) {
     worker_.shared().open_connections.fetch_sub(1);
     connLog().info("connection {} closed ({}): lines={} forwarded={} {}", id_, why, lines_,
                    forwarded_, dropSummary(dropped_));
+  }
+  if (tls_ && tls_->handshakeDone() && !tls_->failed()) {
+    tls_->close(); // close_notify: the client can tell our close from a truncation
+    tls::sendPending(*tls_, &io_.stream);
   }
   uv_close(&io_.handle, onClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), onClosed);

@@ -33,6 +33,8 @@
 #include "proxy/rule_slot.h"
 #include "proxy/sink.h"
 #include "proxy/stdout_writer.h"
+#include "proxy/tls/tls_context.h"
+#include "proxy/tls/tls_session.h"
 #include "rules/result.h"
 
 namespace scrub::proxy {
@@ -40,8 +42,10 @@ namespace scrub::proxy {
 // What all workers share; owned by the Server, outlives every worker.
 struct WorkerShared {
   const config::ProxyConfig* config = nullptr;
-  std::vector<RuleSlot*> rule_slots;     // one per listener, same order as config->listeners
-  StdoutWriter* stdout_writer = nullptr; // set when some sink is stdout
+  std::vector<RuleSlot*> rule_slots;        // one per listener, same order as config->listeners
+  std::vector<tls::TlsSlot*> tls_slots;     // one per listener; null where the listener is not TLS
+  std::vector<tls::TlsContextPtr> sink_tls; // one per sink; null where the sink is not TLS
+  StdoutWriter* stdout_writer = nullptr;    // set when some sink is stdout
   PiiAttemptTracker* pii_attempts = nullptr;
   unsigned workers = 1;
   std::atomic<uint64_t> next_connection_id{1};
@@ -79,6 +83,7 @@ struct ListenerRuntime {
   std::unique_ptr<AuthFailureLimiter> auth_failures; // http:// listeners only
   DetectorHitWatch detector_hits;
   std::vector<std::pair<int, uint64_t>> fired; // scratch for detector_hits
+  tls::TlsSlot* tls = nullptr;                 // tls:// and https:// listeners only
 
   bool pressured() const;
   // Picks up reloaded rules; cheap when nothing changed.
@@ -168,6 +173,9 @@ private:
 };
 
 // One client connection. Owned by its Worker; freed after both its handles have closed.
+// On a tls:// listener the bytes read are ciphertext: they go through a TlsSession (which takes
+// the listener's certificate of the moment the connection starts, and keeps it) and only the
+// plaintext reaches the framer. The handshake is the only thing ever written back.
 class Connection {
 public:
   Connection(Worker& worker, ListenerRuntime& listener, uint64_t id);
@@ -191,6 +199,9 @@ private:
   void close(const std::string& why);
   void finishFraming();
   std::string peerName() const;
+  // tls:// only: decrypts what was fed into the framer and sends what the session has for the
+  // client. False when the connection was closed (TLS failure or close_notify).
+  bool pumpTls();
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -213,6 +224,9 @@ private:
   bool counted_ = false; // holds a place in open_connections
   uint64_t last_read_ms_ = 0;
   std::optional<LineFramer> framer_; // made at the first read: idle clients cost no buffer
+  std::unique_ptr<tls::TlsSession> tls_;
+  std::unique_ptr<char[]> ciphertext_; // tls:// only: what one read takes from the socket
+  bool tls_established_ = false;
   LineFramer::Sink framer_sink_;
   uint64_t lines_ = 0;
   uint64_t forwarded_ = 0;

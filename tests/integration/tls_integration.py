@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Integration tests for TLS: tls:// and https:// listeners (curl, Python ssl), certificate reload
+on SIGHUP, and tls:// sinks. The real binary, real sockets, port 0 wherever the proxy binds; a
+throwaway CA and certificates made by the `openssl` command in the test's temporary directory
+(no key is kept in the repository). Waits on log lines and sink counts, never on sleeps.
+
+Run one test:  tls_integration.py --binary build/scrubproxy TlsIntegration.test_https_listener
+Reuses the helpers of proxy_integration.py.
+"""
+
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proxy_integration as pi  # noqa: E402
+
+
+class Pki:
+    """A CA and certificates signed by it, made with the openssl command."""
+
+    def __init__(self, workdir, name="ca"):
+        self.dir = os.path.join(workdir, "pki")
+        os.makedirs(self.dir, exist_ok=True)
+        self.ca = self.path(name + ".crt")
+        self.ca_key = self.path(name + ".key")
+        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", "2",
+                  "-subj", "/CN=scrub-test-" + name)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _run(self, *args):
+        subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    def issue(self, name, cn, serial, san="DNS:localhost,IP:127.0.0.1", client=False):
+        """Certificate `name`.crt and key `name`.key; returns (cert, key)."""
+        cert, key, csr, ext = (self.path(name + s) for s in (".crt", ".key", ".csr", ".ext"))
+        with open(ext, "w") as f:
+            f.write("extendedKeyUsage=clientAuth\n" if client else "subjectAltName=%s\n" % san)
+        self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
+        self._run("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                  "-set_serial", str(serial), "-days", "2", "-out", cert, "-extfile", ext)
+        return cert, key
+
+
+def client_context(ca, cert=None, key=None):
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class TlsIntegration(unittest.TestCase):
+    setUp = pi.ProxyIntegration.setUp
+    tearDown = pi.ProxyIntegration.tearDown
+    _outcome_ok = pi.ProxyIntegration._outcome_ok
+    proxy = pi.ProxyIntegration.proxy
+    sink = pi.ProxyIntegration.sink
+    write = pi.ProxyIntegration.write
+
+    def pki(self):
+        pki = Pki(self.workdir)
+        self.cert, self.key = pki.issue("server", "localhost", 1001)
+        return pki
+
+    def listener_config(self, scheme, sink_address, tls_extra="", sink_block="", workers=1):
+        return self.write("tls.yaml", (
+            "version: 1\n"
+            "workers: %d\n"
+            "log:\n  level: info\n  stats_interval: 0\n"
+            "listeners:\n  - name: secure\n    listen: %s://127.0.0.1:0\n"
+            "    rules: [openfn-retry-ids]\n    sinks: [out]\n"
+            "    tls:\n      cert_file: %s\n      key_file: %s\n%s"
+            "sinks:\n  - name: out\n    address: %s\n"
+            "    reconnect_min: 20ms\n    reconnect_max: 200ms\n%s"
+        ) % (workers, scheme, self.cert, self.key, tls_extra, sink_address, sink_block))
+
+    def start(self, scheme, tls_extra="", workers=1):
+        sink = self.sink().listen()
+        config = self.listener_config(scheme, "tcp://127.0.0.1:%d" % sink.port, tls_extra,
+                                      workers=workers)
+        proxy = self.proxy("--config", config)
+        port = int(proxy.log.wait_for(r"listening on %s://127\.0\.0\.1:(\d+) " % scheme)[0]
+                   .group(1))
+        return proxy, sink, port
+
+    def curl(self, url, body, *args):
+        path = os.path.join(self.workdir, "body.ndjson")
+        with open(path, "wb") as f:
+            f.write(body)
+        cmd = ["curl", "-sS", "-o", "-", "-w", r"\n%{http_code}\n", "-H",
+               "Content-Type: application/x-ndjson", "--data-binary", "@" + path] + list(args) + [url]
+        out = subprocess.run(cmd, capture_output=True, check=False, timeout=60)
+        return out.returncode, out.stdout.decode("utf-8", "replace"), out.stderr.decode()
+
+    # -- ingress ---------------------------------------------------------------------------------
+
+    def test_https_listener(self):
+        pki = self.pki()
+        proxy, sink, port = self.start("https")
+        proxy.log.wait_for(r"listener 'secure': TLS certificate .*serial 03E9")
+        url = "https://localhost:%d/v1/logs" % port
+        rc, out, err = self.curl(url, b"".join(pi.job_line(i) for i in range(1, 4)),
+                                 "--cacert", pki.ca)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"received":3,"forwarded":3', out)
+        sink.wait_count(3)
+        self.assertEqual(sorted(pi.ids_of(sink.snapshot())), [1, 2, 3])
+        self.assertNotIn(b"Test Person", b"".join(sink.snapshot()))  # filtered, then forwarded
+        proxy.log.wait_for(r"connection \d+: TLS established \(TLSv1\.3 ")
+
+        # A client that does not trust the proxy's CA: refused by curl, nothing forwarded.
+        other = Pki(self.workdir, "other-ca")
+        rc, out, err = self.curl(url, pi.job_line(4), "--cacert", other.ca)
+        self.assertEqual(rc, 60, err)  # CURLE_PEER_FAILED_VERIFICATION
+        proxy.log.wait_for(r"closed \(TLS: .*unknown ca")
+        # TLS 1.1 is refused: 1.2 is the minimum.
+        rc, out, err = self.curl(url, pi.job_line(5), "--cacert", pki.ca, "--tls-max", "1.1")
+        self.assertNotEqual(rc, 0)
+        # Plain HTTP to the TLS port is a TLS failure, not a request.
+        rc, out, err = self.curl("http://127.0.0.1:%d/v1/logs" % port, pi.job_line(6))
+        self.assertNotEqual(rc, 0)
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["forwarded"], 3)
+
+    def test_https_client_certificates(self):
+        pki = self.pki()
+        client_cert, client_key = pki.issue("client", "scrub-client", 2001, client=True)
+        other = Pki(self.workdir, "other-ca")
+        rogue_cert, rogue_key = other.issue("rogue", "rogue-client", 3001, client=True)
+        proxy, sink, port = self.start("https", "      client_ca_file: %s\n" % pki.ca)
+        proxy.log.wait_for(r"client certificates required")
+        url = "https://localhost:%d/v1/logs" % port
+        rc, out, err = self.curl(url, pi.job_line(1), "--cacert", pki.ca)
+        self.assertNotEqual(rc, 0, out)
+        proxy.log.wait_for(r"closed \(TLS: .*peer did not return a certificate")
+        rc, out, err = self.curl(url, pi.job_line(2), "--cacert", pki.ca, "--cert", rogue_cert,
+                                 "--key", rogue_key)
+        self.assertNotEqual(rc, 0, out)
+        proxy.log.wait_for(r"closed \(TLS: .*certificate verify failed")
+        rc, out, err = self.curl(url, pi.job_line(3), "--cacert", pki.ca, "--cert", client_cert,
+                                 "--key", client_key)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"forwarded":1', out)
+        proxy.log.wait_for(r"TLS established .*client /CN=scrub-client")
+        sink.wait_count(1)
+        self.assertEqual(sorted(pi.ids_of(sink.snapshot())), [3])
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["forwarded"], 1)
+
+    def test_tls_line_listener(self):
+        pki = self.pki()
+        proxy, sink, port = self.start("tls")
+        ctx = client_context(pki.ca)
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"".join(pi.job_line(i) for i in range(1, 201)))
+                sink.wait_count(200)
+                tls.unwrap()  # close_notify
+        self.assertEqual(sorted(pi.ids_of(sink.snapshot())), list(range(1, 201)))
+        self.assertNotIn(b"Test Person", b"".join(sink.snapshot()))
+        proxy.log.wait_for(r"closed \(closed by the client \(close_notify\)\): lines=200 "
+                           r"forwarded=200")
+        # `openssl s_client` too (the brief's other client), and plaintext is refused.
+        s_client = subprocess.run(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", pki.ca,
+             "-servername", "localhost", "-verify_return_error", "-quiet", "-no_ign_eof"],
+            input=pi.job_line(201), capture_output=True, timeout=60)
+        self.assertEqual(s_client.returncode, 0, s_client.stderr)
+        sink.wait_count(201)
+        with socket.create_connection(("127.0.0.1", port)) as plain:
+            plain.sendall(pi.job_line(999) * 3)
+            plain.settimeout(pi.DEADLINE)
+            while plain.recv(4096):
+                pass
+        proxy.log.wait_for(r"closed \(TLS: .*(wrong version number|http request|packet length)")
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["forwarded"], 201)
+        self.assertNotIn(999, pi.ids_of(sink.snapshot()))
+
+    def test_start_errors(self):
+        pki = self.pki()
+        other_cert, other_key = pki.issue("other", "other", 1002)
+
+        def run(tls_block):
+            config = self.write("bad.yaml", (
+                "version: 1\nlisteners:\n  - name: secure\n    listen: tls://127.0.0.1:0\n"
+                "    sinks: [out]\n    tls:\n%s"
+                "sinks:\n  - name: out\n    address: stdout\n") % tls_block)
+            proc = subprocess.run([pi.BINARY, "run", "--config", config], capture_output=True,
+                                  timeout=60, stdin=subprocess.DEVNULL)
+            return proc.returncode, proc.stderr.decode().strip().splitlines()
+
+        rc, lines = run("      cert_file: %s\n      key_file: %s\n" % (self.cert, other_key))
+        self.assertEqual(rc, 3, lines)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("does not match", lines[0])
+        self.assertIn(other_key, lines[0])
+        rc, lines = run("      cert_file: %s\n      key_file: %s\n" % (self.key, self.key))
+        self.assertEqual(rc, 3, lines)
+        self.assertIn("not a PEM certificate", lines[0])
+        rc, lines = run("      cert_file: %s\n      key_file: %s\n"
+                        % (pki.path("missing.crt"), self.key))
+        self.assertEqual(rc, 3, lines)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("missing.crt", lines[0])
+
+    def test_sighup_certificate_reload(self):
+        pki = self.pki()
+        proxy, sink, port = self.start("tls")
+        ctx = client_context(pki.ca)
+
+        def connect():
+            tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                  server_hostname="localhost")
+            return tls, tls.getpeercert()["serialNumber"]
+
+        old, serial = connect()
+        self.assertEqual(serial, "03E9")
+        old.sendall(pi.job_line(1))
+        sink.wait_count(1)
+
+        # New files in place, then SIGHUP.
+        pki.issue("server", "localhost", 1002)
+        mark = proxy.log.mark()
+        proxy.signal(signal.SIGHUP)
+        proxy.log.wait_for(r"TLS certificate reloaded: .*serial 03EA", start=mark)
+        new, serial = connect()
+        self.assertEqual(serial, "03EA")
+        # Both connections carry lines: the established one was not dropped.
+        old.sendall(pi.job_line(2))
+        new.sendall(pi.job_line(3))
+        sink.wait_count(3)
+
+        # A reload that fails keeps the current certificate and says why.
+        with open(self.key, "w") as f:
+            f.write("not a key\n")
+        mark = proxy.log.mark()
+        proxy.signal(signal.SIGHUP)
+        proxy.log.wait_for(r"tls: key_file .* keeps its previous certificate .*serial 03EA",
+                           start=mark)
+        third, serial = connect()
+        self.assertEqual(serial, "03EA")
+        third.sendall(pi.job_line(4))
+        old.sendall(pi.job_line(5))
+        sink.wait_count(5)
+        for conn in (old, new, third):
+            conn.close()
+        self.assertEqual(sorted(pi.ids_of(sink.snapshot())), [1, 2, 3, 4, 5])
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) >= 2 and args[0] == "--binary":
+        pi.BINARY = os.path.abspath(args[1])
+        args = args[2:]
+    unittest.main(module=__name__, argv=[sys.argv[0], "-v"] + args)
+
+
+if __name__ == "__main__":
+    main()
