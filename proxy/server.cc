@@ -102,10 +102,21 @@ std::optional<StartFailure> Server::start() {
                               std::to_string((2 * kReadHeadroom) >> 10) + "KiB each is needed"};
     }
     // Not implemented yet: refused rather than spoken to as plain TCP.
-    if (sink.address.tls || sink.address.http) {
+    if (sink.address.http) {
       return StartFailure{ExitCode::SinkInvalid, "sink '" + sink.name + "': " + sink.address.url() +
-                                                     ": TLS and HTTP sinks are not supported yet"};
+                                                     ": HTTP sinks are not supported yet"};
     }
+    tls::TlsContextPtr tls_context;
+    if (sink.address.tls) {
+      auto context = tls::TlsContext::client(sink.tls, sink.address.host);
+      if (!context.ok()) {
+        return StartFailure{ExitCode::ConfigInvalid,
+                            (sink.pos.file.empty() ? std::string("--sink") : sink.pos.str()) +
+                                ": sink '" + sink.name + "': tls: " + context.error().message};
+      }
+      tls_context = *context;
+    }
+    sink_tls_.push_back(std::move(tls_context));
     if (sink.address.kind == config::Address::Kind::Tcp) {
       addrinfo hints{};
       hints.ai_socktype = SOCK_STREAM;
@@ -171,6 +182,7 @@ std::optional<StartFailure> Server::start() {
   for (auto& slot : tls_slots_) {
     shared_->tls_slots.push_back(slot.get());
   }
+  shared_->sink_tls = sink_tls_;
   for (const auto& sink : config_.sinks) {
     if (sink.address.kind == config::Address::Kind::Stdout && !stdout_writer_) {
       stdout_writer_ = std::make_unique<StdoutWriter>(STDOUT_FILENO);
@@ -263,6 +275,13 @@ int Server::run() {
           listener.tls.client_ca_file.empty()
               ? std::string()
               : "; client certificates required (CAs from " + listener.tls.client_ca_file + ")");
+    }
+  }
+  for (const auto& sink : config_.sinks) {
+    if (sink.address.tls && sink.tls.insecure_skip_verify) {
+      sinkLog().warn("sink '{}' ({}): tls.insecure_skip_verify is set: the sink's certificate and "
+                     "name are NOT verified; anyone on the path can read and change what is sent",
+                     sink.name, sink.address.url());
     }
   }
   // A stop asked for before the loop ran (requestStop from another thread) is seen now.

@@ -8,6 +8,8 @@
 #include <random>
 
 #include "proxy/logging.h"
+#include "proxy/tls/tls_write.h"
+#include "proxy/wipe.h"
 
 namespace scrub::proxy {
 namespace {
@@ -106,10 +108,10 @@ void SinkShard::reportPressure() {
 // --- TCP ---------------------------------------------------------------------------------------
 
 TcpSinkShard::TcpSinkShard(ShardHost& host, const config::SinkConfig& config, SinkStats& stats,
-                           const SinkQueueLimits& limits)
+                           const SinkQueueLimits& limits, tls::TlsContextPtr tls)
     : SinkShard(host, config, stats, limits),
       backoff_(config.reconnect_min, config.reconnect_max, seedFor(host.workerIndex())),
-      risk_(kRiskWindowBytes, kRiskWindowMs) {}
+      risk_(kRiskWindowBytes, kRiskWindowMs), tls_context_(std::move(tls)) {}
 
 TcpSinkShard::~TcpSinkShard() = default;
 
@@ -181,36 +183,93 @@ void TcpSinkShard::onConnect(uv_connect_t* req, int status) {
   if (status == UV_ECANCELED || self->state_ != State::Connecting) {
     return; // we closed the socket (timeout or stop); onSocketClosed carries on
   }
-  uv_timer_stop(&self->timer_);
   if (status < 0) {
+    uv_timer_stop(&self->timer_);
     self->connectFailed(status);
     return;
   }
-  self->state_ = State::Connected;
   uv_tcp_nodelay(&self->tcp_, 1);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), onAlloc, onRead);
-  self->stats_.connects.add();
-  if (self->failed_attempts_ > 0) {
-    sinkLog().info("{}: connected to {} after {} failed attempts; {} lines queued", self->label(),
-                   self->config_.address.url(), self->failed_attempts_, self->queue_.queuedLines());
-  } else {
-    sinkLog().info("{}: connected to {}", self->label(), self->config_.address.url());
+  if (!self->tls_context_) {
+    uv_timer_stop(&self->timer_);
+    self->connected();
+    return;
   }
-  self->failed_attempts_ = 0;
-  self->backoff_.reset();
-  self->kick();
+  // The connect timer keeps running: connect_timeout covers the handshake too.
+  self->state_ = State::Handshaking;
+  self->tls_ = std::make_unique<tls::TlsSession>(self->tls_context_);
+  self->tls_->start();
+  self->onTlsRead({});
+}
+
+void TcpSinkShard::connected() {
+  state_ = State::Connected;
+  stats_.connects.add();
+  const std::string how = tls_ ? " (" + tls_->description() +
+                                     (tls_context_->verifyPeer() ? ", certificate verified for " +
+                                                                       tls_context_->serverName()
+                                                                 : ", certificate NOT verified") +
+                                     ")"
+                               : std::string();
+  if (failed_attempts_ > 0) {
+    sinkLog().info("{}: connected to {}{} after {} failed attempts; {} lines queued", label(),
+                   config_.address.url(), how, failed_attempts_, queue_.queuedLines());
+  } else {
+    sinkLog().info("{}: connected to {}{}", label(), config_.address.url(), how);
+  }
+  failed_attempts_ = 0;
+  backoff_.reset();
+  kick();
+}
+
+void TcpSinkShard::onTlsRead(std::string_view ciphertext) {
+  tls_->feed(ciphertext);
+  // The sink has nothing to say that we use; whatever it sends is decrypted and discarded.
+  tls::TlsSession::ReadStatus status = tls::TlsSession::ReadStatus::WantMore;
+  while (tls_->handshakeDone()) {
+    status = tls_->read(std::span<char>(read_scratch_, sizeof read_scratch_)).status;
+    if (status != tls::TlsSession::ReadStatus::Data) {
+      break;
+    }
+  }
+  wipe(read_scratch_, sizeof read_scratch_);
+  const int rc = tls::sendPending(*tls_, reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (state_ == State::Handshaking) {
+    if (tls_->failed()) {
+      uv_timer_stop(&timer_);
+      connectFailed("TLS handshake failed: " + tls_->error());
+    } else if (rc < 0) {
+      uv_timer_stop(&timer_);
+      connectFailed(rc);
+    } else if (tls_->handshakeDone()) {
+      uv_timer_stop(&timer_);
+      connected();
+    }
+    return;
+  }
+  if (tls_->failed()) {
+    connectionLost("TLS: " + tls_->error());
+  } else if (status == tls::TlsSession::ReadStatus::Closed) {
+    connectionLost("closed by the sink (close_notify)");
+  } else if (rc < 0) {
+    connectionLost(uv_strerror(rc));
+  }
 }
 
 void TcpSinkShard::connectFailed(int status) {
+  connectFailed(std::string(uv_strerror(status)));
+}
+
+void TcpSinkShard::connectFailed(const std::string& why) {
   ++failed_attempts_;
   stats_.connect_failures.add();
   // The first failure in a row is worth a warning; the retries that follow are not.
   if (failed_attempts_ == 1) {
     sinkLog().warn("{}: cannot connect to {}: {}; holding up to {} and retrying", label(),
-                   config_.address.url(), uv_strerror(status), sizeText(queue_.limits().max_bytes));
+                   config_.address.url(), why, sizeText(queue_.limits().max_bytes));
   } else {
     sinkLog().debug("{}: attempt {} to connect to {} failed: {}", label(), failed_attempts_,
-                    config_.address.url(), uv_strerror(status));
+                    config_.address.url(), why);
   }
   if (tcp_open_) {
     closeSocket();
@@ -223,7 +282,7 @@ void TcpSinkShard::connectFailed(int status) {
 
 void TcpSinkShard::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<TcpSinkShard*>(timer->data);
-  if (self->state_ == State::Connecting) {
+  if (self->state_ == State::Connecting || self->state_ == State::Handshaking) {
     self->connectFailed(UV_ETIMEDOUT);
   } else if (self->state_ == State::Backoff) {
     self->connect();
@@ -237,8 +296,18 @@ void TcpSinkShard::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 
 void TcpSinkShard::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<TcpSinkShard*>(stream->data);
+  if (nread > 0 && self->tls_) {
+    self->onTlsRead(std::string_view(self->read_scratch_, static_cast<size_t>(nread)));
+    return;
+  }
   if (nread >= 0) {
     return; // a sink that talks back: nothing we use
+  }
+  if (self->state_ == State::Handshaking) {
+    uv_timer_stop(&self->timer_);
+    self->connectFailed(nread == UV_EOF ? std::string("closed by the sink during the TLS handshake")
+                                        : std::string(uv_strerror(static_cast<int>(nread))));
+    return;
   }
   self->connectionLost(nread == UV_EOF ? std::string("closed by the sink")
                                        : std::string(uv_strerror(static_cast<int>(nread))));
@@ -256,10 +325,27 @@ void TcpSinkShard::kick() {
   }
   write_ = std::make_unique<WriteRequest>();
   write_->batch = queue_.take(config_.batch_bytes);
-  write_->bufs.reserve(write_->batch.chunks.size());
-  for (auto& chunk : write_->batch.chunks) {
+  if (tls_) {
+    // One write of the whole batch encrypted; the plaintext stays in the batch (and is released
+    // with it) so the accounting below is the same as for plain TCP.
+    bool ok = true;
+    for (auto& chunk : write_->batch.chunks) {
+      ok = ok && tls_->write(chunk.bytes);
+    }
+    if (!ok || !tls_->takeOutput(write_->ciphertext)) {
+      auto failed = std::move(write_);
+      queue_.putBack(std::move(failed->batch));
+      connectionLost("TLS: " + tls_->error());
+      return;
+    }
     write_->bufs.push_back(
-        uv_buf_init(chunk.bytes.data(), static_cast<unsigned>(chunk.bytes.size())));
+        uv_buf_init(write_->ciphertext.data(), static_cast<unsigned>(write_->ciphertext.size())));
+  } else {
+    write_->bufs.reserve(write_->batch.chunks.size());
+    for (auto& chunk : write_->batch.chunks) {
+      write_->bufs.push_back(
+          uv_buf_init(chunk.bytes.data(), static_cast<unsigned>(chunk.bytes.size())));
+    }
   }
   write_->req.data = this;
   const int rc = uv_write(&write_->req, reinterpret_cast<uv_stream_t*>(&tcp_), write_->bufs.data(),
@@ -326,6 +412,11 @@ void TcpSinkShard::closeSocket() {
   if (timer_open_) {
     uv_timer_stop(&timer_);
   }
+  if (tls_ && tls_->handshakeDone() && !tls_->failed() && !write_) {
+    // close_notify, so the sink can tell a clean close from a cut (uv_try_write: it is tiny).
+    tls_->close();
+    tls::sendPending(*tls_, reinterpret_cast<uv_stream_t*>(&tcp_));
+  }
   // A write in flight gets its callback (UV_ECANCELED) before onSocketClosed.
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onSocketClosed);
 }
@@ -333,6 +424,7 @@ void TcpSinkShard::closeSocket() {
 void TcpSinkShard::onSocketClosed(uv_handle_t* handle) {
   auto* self = static_cast<TcpSinkShard*>(handle->data);
   self->tcp_open_ = false;
+  self->tls_.reset(); // the next connection gets a new session
   self->afterSocketClosed();
 }
 
@@ -376,6 +468,7 @@ void TcpSinkShard::stop(bool abort) {
     }
     break;
   case State::Connecting:
+  case State::Handshaking:
     if (aborting_ || queue_.empty()) {
       closeSocket();
     }

@@ -28,6 +28,8 @@
 #include "proxy/proxy_stats.h"
 #include "proxy/sink_queue.h"
 #include "proxy/stdout_writer.h"
+#include "proxy/tls/tls_context.h"
+#include "proxy/tls/tls_session.h"
 
 namespace scrub::proxy {
 
@@ -98,10 +100,14 @@ private:
   void reportPressure();
 };
 
+// A tls:// sink is this same shard with a client TlsContext: after the TCP connect comes the
+// handshake (within connect_timeout), which verifies the sink's certificate and name; a failed
+// handshake is a failed connect (backoff, logged with the reason). Batches are encrypted as a
+// whole into one write; delivery accounting is the same as for plain TCP.
 class TcpSinkShard final : public SinkShard {
 public:
   TcpSinkShard(ShardHost& host, const config::SinkConfig& config, SinkStats& stats,
-               const SinkQueueLimits& limits);
+               const SinkQueueLimits& limits, tls::TlsContextPtr tls = nullptr);
   ~TcpSinkShard() override;
 
   void start() override;
@@ -112,17 +118,31 @@ public:
   static constexpr uint64_t kRiskWindowMs = 10000;
 
 private:
-  enum class State : uint8_t { Idle, Resolving, Connecting, Connected, Closing, Backoff, Closed };
+  enum class State : uint8_t {
+    Idle,
+    Resolving,
+    Connecting,
+    Handshaking, // tls:// only: TCP connected, TLS handshake under way
+    Connected,
+    Closing,
+    Backoff,
+    Closed
+  };
   struct WriteRequest {
     uv_write_t req;
     SinkBatch batch;
     std::vector<uv_buf_t> bufs;
+    std::string ciphertext; // tls:// only: the batch encrypted (bufs points here)
   };
 
   void kick() override;
   void connect();
   void connectTo(const sockaddr* addr);
   void connectFailed(int status);
+  void connectFailed(const std::string& why);
+  void connected();
+  // tls:// only: feeds what the sink sent, sends what the session has for it.
+  void onTlsRead(std::string_view ciphertext);
   void connectionLost(const std::string& why);
   void closeSocket();
   void afterSocketClosed();
@@ -150,7 +170,9 @@ private:
   DeliveryRisk risk_;
   unsigned failed_attempts_ = 0; // since the last successful connect
   uint64_t resent_pending_ = 0;  // lines put back by the failed write, for the log
-  char read_scratch_[512];       // the sink says nothing we need; its bytes are discarded
+  tls::TlsContextPtr tls_context_;
+  std::unique_ptr<tls::TlsSession> tls_; // per connection
+  char read_scratch_[4096];              // the sink says nothing we need; its bytes are discarded
 };
 
 class StdoutSinkShard final : public SinkShard {

@@ -95,7 +95,10 @@ Status Worker::init(const std::vector<int>& listener_fds, const std::vector<std:
       shards_.push_back(std::make_unique<StdoutSinkShard>(*this, sink, *sink_stats_.back(), limits,
                                                           *shared_.stdout_writer));
     } else {
-      shards_.push_back(std::make_unique<TcpSinkShard>(*this, sink, *sink_stats_.back(), limits));
+      const size_t s = shards_.size();
+      shards_.push_back(std::make_unique<TcpSinkShard>(
+          *this, sink, *sink_stats_.back(), limits,
+          s < shared_.sink_tls.size() ? shared_.sink_tls[s] : nullptr));
     }
   }
 

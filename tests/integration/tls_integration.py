@@ -52,6 +52,24 @@ class Pki:
         return cert, key
 
 
+class TlsSyslogNg(pi.SyslogNg):
+    """The real syslog-ng of proxy_integration.py, with a TLS source instead of plain TCP."""
+
+    def __init__(self, workdir, port, cert, key):
+        super().__init__(workdir, port, name="syslog-ng-tls")
+        with open(self.conf, "w") as conf:
+            conf.write(
+                "@version: 3.38\n"
+                "options { stats-freq(0); keep-hostname(yes); log-msg-size(1048576); };\n"
+                'source s_net { network(transport("tls") ip("127.0.0.1") port(%d) '
+                "flags(no-parse) max-connections(10) log-iw-size(2000) "
+                'tls(key-file("%s") cert-file("%s") peer-verify(optional-untrusted))); };\n'
+                'destination d_file { file("%s" template("$MSG\\n")); };\n'
+                "log { source(s_net); destination(d_file); flags(flow-control); };\n"
+                % (port, key, cert, self.out)
+            )
+
+
 def client_context(ca, cert=None, key=None):
     ctx = ssl.create_default_context(cafile=ca)
     if cert:
@@ -59,7 +77,9 @@ def client_context(ca, cert=None, key=None):
     return ctx
 
 
-class TlsIntegration(unittest.TestCase):
+class TlsBase(unittest.TestCase):
+    """The fixture of proxy_integration.py plus a PKI and TLS configs; no tests of its own."""
+
     setUp = pi.ProxyIntegration.setUp
     tearDown = pi.ProxyIntegration.tearDown
     _outcome_ok = pi.ProxyIntegration._outcome_ok
@@ -102,7 +122,10 @@ class TlsIntegration(unittest.TestCase):
         out = subprocess.run(cmd, capture_output=True, check=False, timeout=60)
         return out.returncode, out.stdout.decode("utf-8", "replace"), out.stderr.decode()
 
-    # -- ingress ---------------------------------------------------------------------------------
+
+
+class TlsIntegration(TlsBase):
+    """tls:// and https:// listeners."""
 
     def test_https_listener(self):
         pki = self.pki()
@@ -260,6 +283,120 @@ class TlsIntegration(unittest.TestCase):
             conn.close()
         self.assertEqual(sorted(pi.ids_of(sink.snapshot())), [1, 2, 3, 4, 5])
         rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+
+
+class TlsSinks(TlsBase):
+    """tls:// sinks: a real syslog-ng with a TLS source as the receiver."""
+
+    def syslog_ng(self):
+        for _ in range(3):
+            daemon = TlsSyslogNg(self.workdir, pi.free_port(), self.cert, self.key)
+            try:
+                daemon.start()
+                self.procs.append(daemon)
+                return daemon
+            except AssertionError:
+                daemon.stop()
+        raise AssertionError("syslog-ng did not start")
+
+    def sink_config(self, sinks):
+        """A tcp:// listener feeding every sink in `sinks` [(name, address, tls block)]."""
+        text = ("version: 1\nworkers: 1\nlog:\n  level: info\n  stats_interval: 0\n"
+                "limits:\n  shutdown_timeout: 3s\n"
+                "listeners:\n  - name: in\n    listen: tcp://127.0.0.1:0\n"
+                "    rules: [openfn-retry-ids]\n    sinks: [%s]\n"
+                "sinks:\n") % ", ".join(name for name, _, _ in sinks)
+        for name, address, tls in sinks:
+            text += ("  - name: %s\n    address: %s\n    reconnect_min: 20ms\n"
+                     "    reconnect_max: 200ms\n    tls:\n%s") % (name, address, tls)
+        return self.write("sinks.yaml", text)
+
+    def send(self, port, lines):
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(lines)
+
+    def test_sink_to_syslog_ng(self):
+        pki = self.pki()
+        daemon = self.syslog_ng()
+        config = self.sink_config([
+            ("out", "tls://localhost:%d" % daemon.port, "      ca_file: %s\n" % pki.ca)])
+        proxy = self.proxy("--config", config)
+        proxy.log.wait_for(r"sink 'out' \[w0\]: connected to tls://localhost:\d+ \(TLSv1\.\d \S+, "
+                           r"certificate verified for localhost\)")
+        self.send(proxy.port(), b"".join(pi.job_line(i) for i in range(1, 501)))
+        daemon.wait_count(500)
+        lines = daemon.lines()
+        self.assertEqual(sorted(pi.ids_of(lines)), list(range(1, 501)))
+        self.assertNotIn(b"Test Person", b"".join(lines))
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["out"]["delivered"], 500)
+        self.assertEqual(proxy.log.matches(r"insecure_skip_verify"), [])
+
+    def test_sink_verification(self):
+        """A wrong CA or a wrong name: no delivery, the verify reason logged; insecure_skip_verify
+        delivers and warns at start."""
+        pki = self.pki()
+        other = Pki(self.workdir, "other-ca")
+        daemon = self.syslog_ng()
+        address = "tls://localhost:%d" % daemon.port
+        config = self.sink_config([
+            ("good", address, "      ca_file: %s\n" % pki.ca),
+            ("badca", address, "      ca_file: %s\n" % other.ca),
+            ("badname", address, "      ca_file: %s\n      server_name: logs.example.org\n" % pki.ca),
+            ("insecure", address, "      ca_file: %s\n      insecure_skip_verify: true\n" % other.ca),
+        ])
+        proxy = self.proxy("--config", config)
+        proxy.log.wait_for(r"sink 'insecure' \(tls://localhost:\d+\): tls\.insecure_skip_verify is "
+                           r"set: the sink's certificate and name are NOT verified")
+        proxy.log.wait_for(r"sink 'badca' \[w0\]: cannot connect to tls://localhost:\d+: TLS "
+                           r"handshake failed: .*certificate verify failed.*unable to get local "
+                           r"issuer certificate")
+        proxy.log.wait_for(r"sink 'badname' \[w0\]: cannot connect to tls://localhost:\d+: TLS "
+                           r"handshake failed: .*hostname mismatch")
+        proxy.log.wait_for(r"sink 'insecure' \[w0\]: connected to .*certificate NOT verified")
+        self.send(proxy.port(), b"".join(pi.job_line(i) for i in range(1, 51)))
+        daemon.wait_count(100)  # good and insecure: 50 each
+        self.assertEqual(pi.ids_of(daemon.lines()), {i: 2 for i in range(1, 51)})
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["good"]["delivered"], 50)
+        self.assertEqual(stats["sinks"]["insecure"]["delivered"], 50)
+        for bad in ("badca", "badname"):
+            self.assertEqual(stats["sinks"][bad]["delivered"], 0)
+            self.assertEqual(stats["sinks"][bad]["connects"], 0)
+        # Never payload in the log, also not in the failures.
+        self.assertNotIn("Test Person", proxy.log.text())
+
+    def test_sink_client_certificate(self):
+        """A tls:// sink with a client certificate, to a proxy whose tls:// listener requires
+        one (client_ca_file): the receiving end checks it."""
+        pki = self.pki()
+        client_cert, client_key = pki.issue("client", "scrub-sink-client", 2001, client=True)
+        line_sink = self.sink().listen()
+        receiver = self.proxy("--config", self.listener_config(
+            "tls", "tcp://127.0.0.1:%d" % line_sink.port,
+            "      client_ca_file: %s\n" % pki.ca))
+        port = int(receiver.log.wait_for(r"listening on tls://127\.0\.0\.1:(\d+) ")[0].group(1))
+        config = self.sink_config([
+            ("withcert", "tls://127.0.0.1:%d" % port,
+             "      ca_file: %s\n      cert_file: %s\n      key_file: %s\n"
+             % (pki.ca, client_cert, client_key)),
+        ])
+        sender = self.proxy("--config", config)
+        sender.log.wait_for(r"sink 'withcert' \[w0\]: connected to tls://127\.0\.0\.1:\d+ .*"
+                            r"certificate verified for 127\.0\.0\.1")
+        receiver.log.wait_for(r"TLS established .*client /CN=scrub-sink-client")
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(1, 11)))
+        line_sink.wait_count(10)
+        self.assertEqual(sorted(pi.ids_of(line_sink.snapshot())), list(range(1, 11)))
+        rc, _ = sender.stop()
+        self.assertEqual(rc, 0)
+        # The sender closed with close_notify: a clean close, not a truncation.
+        receiver.log.wait_for(r"closed \(closed by the client \(close_notify\)\): lines=10 "
+                              r"forwarded=10")
+        rc, _ = receiver.stop()
         self.assertEqual(rc, 0)
 
 
