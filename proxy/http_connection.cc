@@ -383,6 +383,10 @@ void HttpConnection::onWritten(uv_write_t* req, int status) {
   }
   if (write->close_after && self->state_ == State::Lingering) {
     // Our side is done: FIN, then read what the client still sends until it closes.
+    if (self->tls_ && self->tls_->handshakeDone() && !self->tls_->failed()) {
+      self->tls_->close(); // close_notify before the FIN, so the client sees a clean end
+      tls::sendPending(*self->tls_, reinterpret_cast<uv_stream_t*>(&self->io_));
+    }
     if (uv_shutdown(&self->shutdown_req_, reinterpret_cast<uv_stream_t*>(&self->io_), onShutdown) <
         0) {
       self->close("rejected request");

@@ -106,7 +106,10 @@ CtxOwner newContext(const SSL_METHOD* method, int min_version) {
   }
   SSL_CTX_set_min_proto_version(ctx.get(), min_version);
   // Renegotiation is a DoS vector and nothing here needs it; compression leaks (CRIME).
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // CLEANSE_PLAINTEXT: OpenSSL zeroes its copy of decrypted records once they were read, as we
+  // do with every payload buffer we release.
+  SSL_CTX_set_options(ctx.get(),
+                      SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CLEANSE_PLAINTEXT);
   // Idle connections hold no record buffers.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   return ctx;

@@ -140,6 +140,11 @@ class TlsIntegration(TlsBase):
         self.assertEqual(sorted(pi.ids_of(sink.snapshot())), [1, 2, 3])
         self.assertNotIn(b"Test Person", b"".join(sink.snapshot()))  # filtered, then forwarded
         proxy.log.wait_for(r"connection \d+: TLS established \(TLSv1\.3 ")
+        # An error answer that closes the connection (lingering close) arrives intact over TLS.
+        rc, out, err = self.curl("https://localhost:%d/nope" % port, pi.job_line(9),
+                                 "--cacert", pki.ca)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out.rstrip().endswith("404"), out)
 
         # A client that does not trust the proxy's CA: refused by curl, nothing forwarded.
         other = Pki(self.workdir, "other-ca")
