@@ -344,7 +344,10 @@ void HttpConnection::send(int status, const std::string& extra_headers, const st
   if (status != 100) {
     write->data +=
         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\n" + extra_headers + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+        "\r\n" + extra_headers +
+        // Said also when staying open: HTTP/1.0 clients (ApacheBench -k, some shippers) keep a
+        // connection only when the answer says so, and otherwise wait for the close.
+        (close ? "Connection: close\r\n" : "Connection: keep-alive\r\n") + "\r\n" + body;
   } else {
     write->data += "\r\n";
   }

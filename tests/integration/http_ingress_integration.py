@@ -73,6 +73,22 @@ class HttpIngress(unittest.TestCase):
             args += ["-H", "Authorization: Bearer " + auth]
         return self.curl(*(args + [url]))
 
+    def test_http10_keep_alive(self):
+        """An HTTP/1.0 client asking for keep-alive gets it said in the answer and its second
+        request goes over the same connection (ApacheBench -k works this way)."""
+        proxy, sink, url = self.start()
+        path = os.path.join(self.workdir, "one.ndjson")
+        with open(path, "wb") as f:
+            f.write(pi.job_line(1))
+        args = ["--http1.0", "-H", "Connection: keep-alive", "-H",
+                "Content-Type: application/x-ndjson", "--data-binary", "@" + path, "-D", "-"]
+        again = ["-sS", "-o", "-", "-w", r"\n%{http_code} %{num_connects}\n"] + args
+        codes, connects, text = self.curl(*(args + [url, "--next"] + again + [url]))
+        self.assertEqual(codes, [200, 200], text)
+        self.assertEqual(connects, [1, 0], text)
+        self.assertIn("Connection: keep-alive", text)
+        sink.wait_count(2)
+
     def test_formats(self):
         proxy, sink, url = self.start()
         codes, _, text = self.post(url, b"".join(pi.job_line(i) for i in range(1, 4)))
