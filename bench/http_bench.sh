@@ -137,7 +137,7 @@ run() { # run SCHEME
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 run http
-[ "${SCRUB_HTTP_BENCH_TLS:-1}" = 1 ] && run https
+run https
 
 echo "HTTP ingress: $requests keep-alive POSTs of $records NDJSON records ($body_bytes bytes) over"
 echo "$concurrency connections (ab -k), $(nproc) workers, openfn-retry-ids, sink stdout to /dev/null;"

@@ -27,4 +27,5 @@ python3 tests/soak/soak.py --binary build/dev/scrubproxy
 echo "== benchmark smoke run"
 build/dev/bench/filter_bench --benchmark_min_time=0.01 >/dev/null
 bash bench/proxy_bench.sh --smoke --build-dir build/dev --charts build/dev/bench-charts >/dev/null
+bash bench/http_bench.sh --smoke --build-dir build/dev >/dev/null
 echo "benchmarks: ok"
