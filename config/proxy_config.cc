@@ -141,7 +141,8 @@ public:
     if (!root.IsMap()) {
       fail(SourcePos{file_, 1, 1}, "a config file is a mapping with `version: 1`");
     }
-    checkKeys(root, "", {"version", "workers", "log", "limits", "listeners", "sinks", "alerts"});
+    checkKeys(root, "",
+              {"version", "workers", "log", "limits", "listeners", "sinks", "alerts", "admin"});
     if (!root["version"]) {
       fail(SourcePos{file_, 1, 1}, "missing `version: 1`");
     }
@@ -165,6 +166,9 @@ public:
     }
     if (const auto node = root["alerts"]) {
       loadAlerts(node, config.alerts);
+    }
+    if (const auto node = root["admin"]) {
+      loadAdmin(node, config.admin);
     }
     if (const auto node = root["sinks"]) {
       if (!node.IsSequence()) {
@@ -358,6 +362,21 @@ private:
       if (alerts.max_ids > 1000) {
         fail(posOf(n), "alerts.max_ids: at most 1000");
       }
+    }
+  }
+
+  void loadAdmin(const YAML::Node& node, AdminConfig& admin) {
+    checkKeys(node, "admin: ", {"listen", "allow_public"});
+    if (const auto listen = node["listen"]) {
+      auto parsed = parseAdminAddress(scalar(listen, "admin.listen"));
+      if (!parsed.ok()) {
+        fail(posOf(listen), "admin.listen: " + parsed.error().message);
+      }
+      admin = std::move(parsed).value();
+      admin.pos = posOf(listen);
+    }
+    if (const auto allow = node["allow_public"]) {
+      admin.allow_public = boolean(allow, "admin.allow_public");
     }
   }
 
@@ -793,6 +812,29 @@ std::string Address::url() const {
   return scheme + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + target;
 }
 
+Result<AdminConfig> parseAdminAddress(std::string_view text) {
+  AdminConfig admin;
+  admin.configured = true;
+  if (text == "off") {
+    admin.enabled = false;
+    return admin;
+  }
+  std::string_view rest = text;
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  }
+  auto address = parseHostPort("tcp://" + std::string(rest), 6, /*names=*/false,
+                               /*port_zero_ok=*/true);
+  if (!address.ok()) {
+    return Error{"'" + std::string(text) +
+                 "': expected HOST:PORT with an IP address or localhost (port 0: any free port), "
+                 "or off"};
+  }
+  admin.address = std::move(address).value();
+  admin.address.http = true;
+  return admin;
+}
+
 Result<Address> parseListenAddress(std::string_view url) {
   struct Scheme {
     std::string_view prefix;
@@ -1072,10 +1114,19 @@ Status applyOverrides(ProxyConfig& config, const Overrides& overrides) {
       listener.rules = overrides.rules;
     }
   }
+  if (overrides.admin) {
+    auto admin = parseAdminAddress(*overrides.admin);
+    if (!admin.ok()) {
+      return Error{"--admin " + admin.error().message};
+    }
+    admin->allow_public = config.admin.allow_public;
+    config.admin = std::move(admin).value();
+  }
   if (overrides.allow_public) {
     for (auto& listener : config.listeners) {
       listener.allow_public = true;
     }
+    config.admin.allow_public = true;
   }
   if (overrides.workers) {
     if (*overrides.workers > 1024) {
@@ -1154,6 +1205,17 @@ Status validateConfig(const ProxyConfig& config) {
           (listener.listen_pos.file.empty() ? "add --allow-public" : "set `allow_public: true`") +
           " to mean it"};
     }
+  }
+  // The admin endpoint shows counts, rule names and sink addresses: nothing secret, but a map of
+  // the deployment that has no business on a public interface unless someone decided so.
+  if (config.admin.enabled && !config.admin.allow_public && !isLocalOnly(config.admin.address)) {
+    const std::string url = config.admin.address.url();
+    return Error{
+        where(config.admin.pos, "--admin:") + url +
+        " is not a loopback address; the admin endpoint would be reachable from the "
+        "network, " +
+        (config.admin.pos.file.empty() ? "add --allow-public" : "set `admin.allow_public: true`") +
+        " to mean it"};
   }
   return Ok{};
 }

@@ -178,6 +178,24 @@ struct AlertsConfig {
   uint64_t max_ids = 20; // ids (`_id`, `_xform_id`) listed per alert
 };
 
+// The admin endpoint (/metrics, /healthz, /readyz, /rules), served by the main thread. On by
+// default on loopback; a non-loopback bind must be asked for, like a listener's.
+inline constexpr uint16_t kDefaultAdminPort = 9464;
+
+struct AdminConfig {
+  bool enabled = true;
+  Address address{Address::Kind::Tcp, "127.0.0.1", kDefaultAdminPort, {}, /*http=*/true};
+  bool allow_public = false;
+  // Set when a file or a flag named the address: failing to bind it then stops start-up, while
+  // the default port being taken (a second proxy on the host) only turns the endpoint off.
+  bool configured = false;
+  SourcePos pos; // of `admin.listen`; empty file when it came from the flag or the default
+};
+
+// `HOST:PORT` (an IP address or localhost; port 0: any free port), `http://HOST:PORT`, or `off`.
+// The error says what is wrong, without a position.
+Result<AdminConfig> parseAdminAddress(std::string_view text);
+
 struct ProxyConfig {
   std::string source;   // the file it came from, or kDefaultConfigName
   unsigned workers = 0; // 0: one per core
@@ -186,6 +204,7 @@ struct ProxyConfig {
   std::vector<ListenerConfig> listeners;
   std::vector<SinkConfig> sinks;
   AlertsConfig alerts;
+  AdminConfig admin;
 
   const SinkConfig* findSink(std::string_view name) const;
 };
@@ -210,7 +229,8 @@ Result<std::string> expandReferences(std::string_view text, const std::string& b
 //   file listener's rules) and feeds every sink;
 // - `--sink` (repeatable) replaces the sinks, and every listener feeds all of them;
 // - `--rules` (repeatable, loaded as one set) replaces every listener's rules;
-// - `--allow-public` allows a non-loopback bind for every listener.
+// - `--allow-public` allows a non-loopback bind for every listener and the admin endpoint;
+// - `--admin HOST:PORT|off` replaces `admin.listen`.
 struct Overrides {
   std::vector<std::string> listen;
   std::vector<std::string> sinks;
@@ -219,13 +239,14 @@ struct Overrides {
   std::optional<std::string> log_level;
   std::optional<LogFormat> log_format;
   bool allow_public = false;
+  std::optional<std::string> admin; // `--admin HOST:PORT|off`
 };
 
 Status applyOverrides(ProxyConfig& config, const Overrides& overrides);
 
 // Whole-config checks that flags can change: at least one listener and one sink, every sink a
 // listener names exists, names unique, no two listeners on one address, and non-loopback binds
-// only where allowed.
+// (listeners and the admin endpoint) only where allowed.
 Status validateConfig(const ProxyConfig& config);
 
 // Whether an error from this module is about a sink address (`sinks.address:` in a file,

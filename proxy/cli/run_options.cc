@@ -19,7 +19,7 @@ RunConfig failed(proxy::ExitCode code, std::string message) {
 
 RunConfig buildRunConfig(const Args& args, const config::LoadOptions& options) {
   auto parsed = parseArgs(args, {{"--config", "--listen", "--sink", "--rules", "--workers",
-                                  "--log-format", "--log-level", "--api-key-env"},
+                                  "--log-format", "--log-level", "--api-key-env", "--admin"},
                                  {"--allow-public"}});
   if (!parsed.ok()) {
     return failed(proxy::ExitCode::Usage, parsed.error().message);
@@ -32,6 +32,7 @@ RunConfig buildRunConfig(const Args& args, const config::LoadOptions& options) {
   overrides.sinks = parsed->all("--sink");
   overrides.rules = parsed->all("--rules");
   overrides.allow_public = parsed->has("--allow-public");
+  overrides.admin = parsed->last("--admin");
   if (auto workers = parsed->last("--workers")) {
     auto n = parseCount("--workers", *workers);
     if (!n.ok()) {
