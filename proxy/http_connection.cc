@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "proxy/http_auth.h"
+#include "proxy/http_status.h"
 #include "proxy/logging.h"
 #include "proxy/tls/tls_write.h"
 #include "proxy/wipe.h"
@@ -16,37 +17,6 @@ constexpr size_t kTlsReadChunk = 17 << 10; // a little more than one TLS record
 // How long the rest of a rejected request is read and discarded before the socket closes.
 constexpr uint64_t kLingerMs = 2000;
 constexpr uint64_t kLingerMaxBytes = 4 << 20;
-
-const char* statusText(int status) {
-  switch (status) {
-  case 100:
-    return "Continue";
-  case 200:
-    return "OK";
-  case 400:
-    return "Bad Request";
-  case 401:
-    return "Unauthorized";
-  case 404:
-    return "Not Found";
-  case 405:
-    return "Method Not Allowed";
-  case 411:
-    return "Length Required";
-  case 413:
-    return "Payload Too Large";
-  case 415:
-    return "Unsupported Media Type";
-  case 429:
-    return "Too Many Requests";
-  case 431:
-    return "Request Header Fields Too Large";
-  case 503:
-    return "Service Unavailable";
-  default:
-    return "Error";
-  }
-}
 
 } // namespace
 
@@ -328,7 +298,7 @@ void HttpConnection::onReject(int status, const std::string& extra_headers, bool
   if (status != 401 && status != 404) {
     worker_.stats().http_rejected.add();
   }
-  const std::string body = std::string(R"({"error":")") + statusText(status) + "\"}";
+  const std::string body = std::string(R"({"error":")") + httpStatusText(status) + "\"}";
   send(status, extra_headers, body, close);
 }
 
@@ -340,7 +310,7 @@ void HttpConnection::send(int status, const std::string& extra_headers, const st
   auto* write = new WriteRequest;
   write->self = this;
   write->close_after = close;
-  write->data = "HTTP/1.1 " + std::to_string(status) + " " + statusText(status) + "\r\n";
+  write->data = "HTTP/1.1 " + std::to_string(status) + " " + httpStatusText(status) + "\r\n";
   if (status != 100) {
     write->data +=
         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
