@@ -123,6 +123,7 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   if (nread == 0) {
     return;
   }
+  self->worker_.markReceipt();
   if (nread < 0) {
     self->close(nread == UV_EOF ? std::string("closed by the client")
                                 : std::string(uv_strerror(static_cast<int>(nread))));
@@ -285,7 +286,7 @@ void HttpConnection::forward(std::string_view text) {
   ++request_forwarded_;
   ++forwarded_;
   for (SinkShard* shard : listener_.shards) {
-    shard->push(worker_.output());
+    shard->push(worker_.output(), worker_.receiptNs());
   }
 }
 

@@ -7,8 +7,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "filters/drop_reason.h"
+#include "filters/filter_counters.h"
+#include "rules/rule_set.h"
 
 namespace scrub::proxy {
 
@@ -24,6 +27,29 @@ private:
   std::atomic<uint64_t> value_{0};
 };
 
+// Time from a line's receipt (the read that brought it) to the completed write to its sink. The
+// queue keeps one receipt time per chunk, the oldest line's, and every line of the chunk is
+// counted with it: each observation is an upper bound, never an underestimate.
+inline constexpr std::array<double, 14> kLatencyBucketsSeconds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+struct LatencyHistogram {
+  std::array<Counter, kLatencyBucketsSeconds.size() + 1> buckets; // per bucket, last is +Inf
+  Counter count;
+  Counter sum_ns;
+
+  void observe(uint64_t ns, uint64_t lines) {
+    const double seconds = static_cast<double>(ns) / 1e9;
+    size_t i = 0;
+    while (i < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[i]) {
+      ++i;
+    }
+    buckets[i].add(lines);
+    count.add(lines);
+    sum_ns.add(ns * lines);
+  }
+};
+
 // One sink as seen by one worker.
 struct SinkStats {
   Counter lines_queued;    // accepted into the queue
@@ -35,8 +61,31 @@ struct SinkStats {
   Counter lines_lost;        // certainly not delivered: the sink failed for good (stdout closed)
   Counter lines_undelivered; // still held when the shutdown deadline passed
   Counter connects;
-  Counter connect_failures; // attempts that did not connect
-  Counter failures;         // established connections that failed
+  Counter connect_failures;  // attempts that did not connect
+  Counter failures;          // established connections that failed
+  Counter batches_delivered; // writes that completed
+  Counter batches_failed;    // writes that failed (their lines queued again or given up)
+  Counter queue_bytes;       // held now: queued and in flight (a gauge)
+  Counter connected;         // 1 while a TCP connection is up; stdout: 1 until it fails
+  LatencyHistogram latency;
+};
+
+// One listener as seen by one worker. The plain numbers are published after every read; the
+// per-rule counters are copied under the mutex with the rule set they are indexed by, so a reader
+// on another thread maps indices to rule names of the same generation.
+struct ListenerStats {
+  Counter lines_in;
+  Counter lines_out;
+  Counter bytes_in;
+  Counter bytes_out;
+  std::array<Counter, filters::kDropReasonCount> dropped;
+  Counter fields_unmatched;    // allowlist: removed, no keep rule names them
+  Counter fields_key_rejected; // allowlist: removed, a wildcard-matched key that is no identifier
+
+  std::mutex mutex;
+  rules::RuleSetPtr rules;                          // guarded by mutex
+  std::vector<filters::KeepRuleCounters> keep;      // guarded by mutex
+  std::vector<filters::DetectorCounters> detectors; // guarded by mutex
 };
 
 // What one worker's connections and filters did.

@@ -53,8 +53,8 @@ std::string SinkShard::label() const {
   return "sink '" + config_.name + "' [w" + std::to_string(host_.workerIndex()) + "]";
 }
 
-bool SinkShard::push(std::string_view line) noexcept {
-  if (stopping_ || !queue_.push(line)) {
+bool SinkShard::push(std::string_view line, uint64_t received_ns) noexcept {
+  if (stopping_ || !queue_.push(line, received_ns)) {
     stats_.lines_overflow.add();
     ++overflow_since_report_;
     const uint64_t now = uv_now(host_.loop());
@@ -68,6 +68,7 @@ bool SinkShard::push(std::string_view line) noexcept {
     return false;
   }
   stats_.lines_queued.add();
+  stats_.queue_bytes.set(queue_.heldBytes());
   if (queue_.updatePressure()) {
     reportPressure();
     host_.onSinkPressureChanged();
@@ -75,7 +76,20 @@ bool SinkShard::push(std::string_view line) noexcept {
   return true;
 }
 
+void SinkShard::countDelivered(const SinkBatch& batch) {
+  stats_.lines_delivered.add(batch.lines);
+  stats_.bytes_delivered.add(batch.bytes);
+  stats_.batches_delivered.add();
+  const uint64_t now = uv_hrtime();
+  for (const auto& chunk : batch.chunks) {
+    if (chunk.received_ns != 0 && chunk.lines > 0) {
+      stats_.latency.observe(now > chunk.received_ns ? now - chunk.received_ns : 0, chunk.lines);
+    }
+  }
+}
+
 void SinkShard::afterRelease() {
+  stats_.queue_bytes.set(queue_.heldBytes());
   if (queue_.updatePressure()) {
     reportPressure();
     host_.onSinkPressureChanged();
@@ -204,6 +218,7 @@ void TcpSinkShard::onConnect(uv_connect_t* req, int status) {
 
 void TcpSinkShard::connected() {
   state_ = State::Connected;
+  stats_.connected.set(1);
   stats_.connects.add();
   const std::string how = tls_ ? " (" + tls_->description() +
                                      (tls_context_->verifyPeer() ? ", certificate verified for " +
@@ -364,14 +379,14 @@ void TcpSinkShard::onWrite(uv_write_t* req, int status) {
   std::unique_ptr<WriteRequest> done = std::move(self->write_);
   SinkBatch& batch = done->batch;
   if (status == 0) {
-    self->stats_.lines_delivered.add(batch.lines);
-    self->stats_.bytes_delivered.add(batch.bytes);
+    self->countDelivered(batch);
     self->risk_.recordWrite(uv_now(self->host_.loop()), batch.bytes, batch.lines);
     self->queue_.release(std::move(batch));
     self->afterRelease();
     self->kick();
     return;
   }
+  self->stats_.batches_failed.add();
   if (self->aborting_) {
     self->stats_.lines_undelivered.add(batch.lines);
     self->queue_.release(std::move(batch));
@@ -409,6 +424,7 @@ void TcpSinkShard::closeSocket() {
     return;
   }
   state_ = State::Closing;
+  stats_.connected.set(0);
   if (timer_open_) {
     uv_timer_stop(&timer_);
   }
@@ -521,7 +537,9 @@ void TcpSinkShard::maybeClosed() {
 StdoutSinkShard::StdoutSinkShard(ShardHost& host, const config::SinkConfig& config,
                                  SinkStats& stats, const SinkQueueLimits& limits,
                                  StdoutWriter& writer)
-    : SinkShard(host, config, stats, limits), writer_(writer) {}
+    : SinkShard(host, config, stats, limits), writer_(writer) {
+  stats_.connected.set(1);
+}
 
 void StdoutSinkShard::kick() {
   if (in_flight_ || closed_) {
@@ -546,13 +564,14 @@ void StdoutSinkShard::onWritten(std::shared_ptr<StdoutJob> job) {
   const uint64_t lines = job->batch.lines;
   switch (job->outcome) {
   case StdoutJob::Outcome::Written:
-    stats_.lines_delivered.add(lines);
-    stats_.bytes_delivered.add(job->batch.bytes);
+    countDelivered(job->batch);
     break;
   case StdoutJob::Outcome::Aborted:
     stats_.lines_undelivered.add(lines);
     break;
   case StdoutJob::Outcome::Failed:
+    stats_.batches_failed.add();
+    stats_.connected.set(0);
     stats_.lines_lost.add(lines);
     break;
   }

@@ -65,8 +65,9 @@ public:
   const config::SinkConfig& config() const { return config_; }
 
   // The data path: queues `line` (a '\n' is added). False when the queue is full; the line is
-  // counted as overflow. Writing starts at the next flush().
-  bool push(std::string_view line) noexcept;
+  // counted as overflow. Writing starts at the next flush(). `received_ns` (uv_hrtime of the
+  // read that brought the line, 0 if unknown) feeds the latency histogram.
+  bool push(std::string_view line, uint64_t received_ns = 0) noexcept;
   // Starts a write of what is queued, if the transport can take one now.
   void flush() { kick(); }
   bool pressured() const { return queue_.pressured(); }
@@ -82,6 +83,8 @@ protected:
   virtual void kick() = 0;
   // Re-evaluates the pressure flag after bytes left the queue.
   void afterRelease();
+  // A batch reached the sink: delivery counters and the receipt-to-write latency of its lines.
+  void countDelivered(const SinkBatch& batch);
   std::string label() const; // "sink 'name' [w1]" for the log
 
   ShardHost& host_;

@@ -44,7 +44,7 @@ void SinkQueue::recycle(SinkChunk&& chunk) {
   }
 }
 
-bool SinkQueue::push(std::string_view line) {
+bool SinkQueue::push(std::string_view line, uint64_t received_ns) {
   const size_t need = line.size() + 1;
   if (heldBytes() + need > limits_.max_bytes) {
     return false;
@@ -56,6 +56,9 @@ bool SinkQueue::push(std::string_view line) {
     chunks_.push_back(newChunk(need));
   }
   SinkChunk& tail = chunks_.back();
+  if (tail.lines == 0) {
+    tail.received_ns = received_ns;
+  }
   tail.bytes.append(line);
   tail.bytes.push_back('\n');
   ++tail.lines;

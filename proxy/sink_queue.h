@@ -20,6 +20,7 @@ namespace scrub::proxy {
 struct SinkChunk {
   std::string bytes; // whole lines, each ending in '\n'
   uint32_t lines = 0;
+  uint64_t received_ns = 0; // when its first (oldest) line was received; 0: not known
 };
 
 // Chunks on their way to the sink: taken from the queue, then released or put back.
@@ -45,8 +46,9 @@ public:
   SinkQueue& operator=(const SinkQueue&) = delete;
 
   // Appends `line` + '\n'. False (and nothing stored) when the bytes held, queued and in flight,
-  // would pass max_bytes.
-  bool push(std::string_view line);
+  // would pass max_bytes. `received_ns` (uv_hrtime of its receipt) is kept per chunk, for the
+  // first line of each.
+  bool push(std::string_view line, uint64_t received_ns = 0);
 
   // Moves whole chunks, oldest first, to the caller: at least one when any is queued, then more
   // while the batch stays within `max_bytes`. Their bytes stay counted (in flight) until

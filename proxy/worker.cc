@@ -105,6 +105,7 @@ Status Worker::init(const std::vector<int>& listener_fds, const std::vector<std:
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener_config = config.listeners[i];
     auto listener = std::make_unique<ListenerRuntime>();
+    listener_stats_.push_back(std::make_unique<ListenerStats>());
     listener->index = i;
     listener->config = &listener_config;
     listener->url = urls[i];
@@ -287,6 +288,26 @@ void Worker::publishStats() {
   std::array<uint64_t, filters::kDropReasonCount> dropped{};
   for (const auto& listener : listeners_) {
     const auto& c = listener->counters;
+    ListenerStats& published = *listener_stats_[listener->index];
+    published.lines_in.set(c.lines_in);
+    published.lines_out.set(c.lines_out);
+    published.bytes_in.set(c.bytes_in);
+    published.bytes_out.set(c.bytes_out);
+    for (size_t i = 0; i < c.dropped.size(); ++i) {
+      published.dropped[i].set(c.dropped[i]);
+    }
+    published.fields_unmatched.set(c.fields_unmatched);
+    published.fields_key_rejected.set(c.fields_key_rejected);
+    {
+      // Uncontended but for a metrics scrape; the vectors keep their size between reloads, so
+      // this copies without allocating.
+      std::lock_guard lock(published.mutex);
+      if (published.rules != listener->rules) {
+        published.rules = listener->rules;
+      }
+      published.keep = c.keep;
+      published.detectors = c.detectors;
+    }
     lines_in += c.lines_in;
     lines_out += c.lines_out;
     bytes_in += c.bytes_in;
@@ -400,7 +421,7 @@ Connection::Connection(Worker& worker, ListenerRuntime& listener, uint64_t id)
     }
     ++forwarded_;
     for (SinkShard* shard : listener_.shards) {
-      shard->push(worker_.output());
+      shard->push(worker_.output(), worker_.receiptNs());
     }
   };
   auto count_drop = [this](filters::DropReason reason) {
@@ -524,6 +545,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   if (nread > 0) {
+    self->worker_.markReceipt();
     self->last_read_ms_ = uv_now(self->worker_.loop());
     self->listener_.refreshRules();
     self->framer_->commit(static_cast<size_t>(nread), self->framer_sink_);

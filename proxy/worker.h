@@ -118,6 +118,7 @@ public:
 
   WorkerStats& stats() { return stats_; }
   SinkStats& sinkStats(size_t sink) { return *sink_stats_[sink]; }
+  ListenerStats& listenerStats(size_t listener) { return *listener_stats_[listener]; }
 
   // --- ShardHost ---
   uv_loop_t* loop() override { return &loop_; }
@@ -132,6 +133,9 @@ public:
   const config::ProxyConfig& config() const { return *shared_.config; }
   WorkerShared& shared() { return shared_; }
   void afterRead(ListenerRuntime& listener);
+  // When the bytes being processed were received (uv_hrtime), for the sink latency histogram.
+  void markReceipt() { receipt_ns_ = uv_hrtime(); }
+  uint64_t receiptNs() const { return receipt_ns_; }
   void onConnectionClosed(Connection* connection);
   void onHttpConnectionClosed(HttpConnection* connection);
   bool stopping() const { return stopping_; }
@@ -161,6 +165,8 @@ private:
   std::string output_;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
   std::vector<std::unique_ptr<SinkStats>> sink_stats_;
+  std::vector<std::unique_ptr<ListenerStats>> listener_stats_;
+  uint64_t receipt_ns_ = 0;
   std::vector<std::unique_ptr<SinkShard>> shards_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> http_connections_;
