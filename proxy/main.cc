@@ -37,7 +37,9 @@ run: the proxy. With no flags it runs the embedded default config (config/scrubp
   --workers N             worker threads, each with its own event loop (0: one per core)
   --log-level LEVEL       trace, debug, info, warn, error, critical, off
   --log-format FORMAT     text or json (the proxy's own log, on stderr)
-  --allow-public          allow a listen address that is not loopback
+  --allow-public          allow a listen (or admin) address that is not loopback
+  --admin HOST:PORT|off   admin endpoint: /metrics /healthz /readyz /rules (default
+                          127.0.0.1:9464)
   Signals: SIGTERM/SIGINT drain to the sinks and exit; SIGHUP reloads the rules.
   Exit codes: 0 stopped, 1 runtime failure, 2 bad flags, 3 config invalid, 4 rules invalid,
   5 sink address invalid, 6 cannot listen (address in use, not permitted).

@@ -64,6 +64,13 @@ void Server::releaseListeners() {
   for (auto& bound : bound_) {
     closeListener(bound);
   }
+  if (admin_bound_) {
+    closeListener(*admin_bound_);
+  }
+}
+
+std::string Server::adminUrl() const {
+  return admin_bound_ ? admin_bound_->address.url() : std::string();
 }
 
 std::vector<std::string> Server::boundUrls() const {
@@ -89,6 +96,7 @@ std::optional<StartFailure> Server::start() {
       rulesLog().warn("{}", warning.str());
     }
     rule_slots_.push_back(std::make_unique<RuleSlot>(listener.rules, loaded->rules));
+    rules_loaded_at_.push_back(std::chrono::system_clock::now());
   }
 
   for (const auto& sink : config_.sinks) {
@@ -158,6 +166,23 @@ std::optional<StartFailure> Server::start() {
                           bound.error().message + " (listener '" + listener.name + "')"};
     }
     bound_.push_back(std::move(bound).value());
+  }
+  if (config_.admin.enabled) {
+    auto bound = bindListener(config_.admin.address, 1);
+    if (bound.ok()) {
+      admin_bound_ = std::move(bound).value();
+    } else if (config_.admin.configured) {
+      releaseListeners();
+      bound_.clear();
+      return StartFailure{ExitCode::ListenFailed,
+                          bound.error().message + " (admin endpoint; `--admin off` turns it off)"};
+    } else {
+      // Only the default port: a second proxy on the same host (or a test run) should still
+      // start; it runs without the endpoint and says so.
+      proxyLog().warn("admin endpoint not started: {} (choose another with --admin HOST:PORT or "
+                      "`admin.listen`)",
+                      bound.error().message);
+    }
   }
 
   std::vector<std::string> listener_names;
@@ -248,6 +273,18 @@ int Server::run() {
     uv_timer_start(&stats_timer_, onStatsTimer, interval, interval);
   }
   started_ms_ = uv_now(&loop_);
+  if (admin_bound_) {
+    admin_ = std::make_unique<AdminServer>(
+        &loop_, [this](std::string_view path) { return adminPage(path); });
+    const int fd = admin_bound_->fds[0];
+    admin_bound_->fds[0] = -1; // the admin server owns it now
+    if (auto status = admin_->open(fd); !status.ok()) {
+      proxyLog().error("{}", status.error().message);
+      admin_->close();
+    } else {
+      proxyLog().info("admin endpoint on {} (/metrics, /healthz, /readyz, /rules)", adminUrl());
+    }
+  }
 
   if (stdout_writer_) {
     stdout_writer_->start();
@@ -338,7 +375,7 @@ void Server::onSignal(uv_signal_t* signal, int signum) {
   auto* self = static_cast<Server*>(signal->data);
   if (signum == SIGHUP) {
     self->reloadTls();
-    self->reload();
+    self->reload("SIGHUP");
     return;
   }
   const char* name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -424,6 +461,9 @@ void Server::finishRun() {
   uv_close(reinterpret_cast<uv_handle_t*>(&stats_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&alert_timer_), nullptr);
+  if (admin_) {
+    admin_->close();
+  }
 }
 
 void Server::onAlertTimer(uv_timer_t* timer) {
@@ -458,8 +498,8 @@ void Server::reloadTls() {
   }
 }
 
-void Server::reload() {
-  rulesLog().info("SIGHUP: reloading the rules of {} listeners", config_.listeners.size());
+bool Server::reload(const std::string& why) {
+  rulesLog().info("{}: reloading the rules of {} listeners", why, config_.listeners.size());
   std::vector<rules::RuleSetPtr> fresh;
   for (size_t i = 0; i < rule_slots_.size(); ++i) {
     auto loaded = rules::loadRules(rule_slots_[i]->specs());
@@ -468,7 +508,9 @@ void Server::reload() {
       rulesLog().error("rules reload failed (listener '{}'): every listener keeps its previous "
                        "rules",
                        config_.listeners[i].name);
-      return;
+      ++reloads_failed_;
+      last_reload_error_ = loaded.error().message;
+      return false;
     }
     for (const auto& warning : loaded->warnings) {
       rulesLog().warn("{}", warning.str());
@@ -477,10 +519,14 @@ void Server::reload() {
   }
   for (size_t i = 0; i < rule_slots_.size(); ++i) {
     rule_slots_[i]->set(fresh[i]);
+    rules_loaded_at_[i] = std::chrono::system_clock::now();
     rulesLog().info("rules reloaded: listener '{}' now uses '{}' ({}), fingerprint {}",
                     config_.listeners[i].name, fresh[i]->name, specsText(rule_slots_[i]->specs()),
                     fresh[i]->fingerprint().substr(0, 16));
   }
+  ++reloads_ok_;
+  last_reload_error_.clear();
+  return true;
 }
 
 Server::Totals Server::totals() const {

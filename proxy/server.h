@@ -11,10 +11,15 @@
 // old rules stay. It also reloads the certificate and key of every TLS listener, each on its own:
 // new connections get the new one, established connections keep theirs, and a listener whose
 // files do not load keeps its previous certificate.
+//
+// The admin endpoint (/metrics, /healthz, /readyz, /rules; server_admin.cc) is served from the
+// same main loop: it reads the workers' single-writer counters and the reload state, which only
+// this thread writes.
 
 #include <uv.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "config/proxy_config.h"
+#include "proxy/admin_server.h"
 #include "proxy/alerts/pii_attempts.h"
 #include "proxy/alerts/webhook_sender.h"
 #include "proxy/listen_socket.h"
@@ -65,6 +71,11 @@ public:
   unsigned workers() const { return workers_; }
   // `tcp://127.0.0.1:41234`: the listeners' addresses with the ports actually bound.
   std::vector<std::string> boundUrls() const;
+  // `http://127.0.0.1:9464` with the port bound; empty when the endpoint is off.
+  std::string adminUrl() const;
+
+  // The admin pages (on the main loop's thread).
+  AdminResponse adminPage(std::string_view path);
 
 private:
   struct Totals;
@@ -78,8 +89,12 @@ private:
 
   void wakeMainLoop();
   void beginStop(const char* why);
-  void reload();
   void reloadTls();
+  // Reloads every listener's rules (all or none); `why` names the trigger for the log.
+  bool reload(const std::string& why);
+  std::string metricsText();
+  AdminResponse readyPage();
+  std::string rulesJson();
   void finishRun();
   Totals totals() const;
   void logStats(const char* prefix, bool always);
@@ -98,6 +113,15 @@ private:
   std::unique_ptr<WorkerShared> shared_;
   std::vector<std::unique_ptr<Worker>> worker_objects_;
   std::vector<std::thread> threads_;
+
+  std::optional<BoundListener> admin_bound_;
+  std::unique_ptr<AdminServer> admin_;
+
+  // Reload state, main thread only.
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
+  std::string last_reload_error_; // of the last reload, when it failed (file:line:col: …)
+  std::vector<std::chrono::system_clock::time_point> rules_loaded_at_; // per listener
 
   uv_loop_t loop_{};
   uv_async_t async_{};

@@ -112,6 +112,9 @@ class Proxy:
         self.cwd = os.path.join(workdir, "proxy-cwd")
         os.makedirs(self.cwd, exist_ok=True)
         env = dict(os.environ, TMPDIR=self.cwd, HOME=self.cwd)
+        # The admin endpoint's default port is one per host: tests take any free one.
+        if "--admin" not in args:
+            args = list(args) + ["--admin", "127.0.0.1:0"]
         cmd = [BINARY, "run"] + list(args)
         if strace_log:
             cmd = ["strace", "-f", "-qq", "--seccomp-bpf", "-e",
