@@ -19,7 +19,9 @@ public:
   RuleSlot(std::vector<std::string> specs, rules::RuleSetPtr rules)
       : specs_(std::move(specs)), rules_(std::move(rules)) {}
 
+  // Main thread only (workers never read them): what reload() loads.
   const std::vector<std::string>& specs() const { return specs_; }
+  void setSpecs(std::vector<std::string> specs) { specs_ = std::move(specs); }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   rules::RuleSetPtr get() const {
@@ -36,7 +38,7 @@ public:
   }
 
 private:
-  const std::vector<std::string> specs_;
+  std::vector<std::string> specs_;
   mutable std::mutex mutex_;
   rules::RuleSetPtr rules_;
   std::atomic<uint64_t> generation_{1};

@@ -5,9 +5,15 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
 
+#include "config/config_diff.h"
+#include "config/default_config.h"
 #include "proxy/alerts/alert_message.h"
 #include "proxy/logging.h"
+#include "rules/digest.h"
 #include "rules/rule_loader.h"
 
 namespace scrub::proxy {
@@ -16,6 +22,20 @@ namespace {
 // After the drain deadline, how long the workers get to close what they hold before the process
 // exits regardless (only a write stuck in a kernel call can take that long).
 constexpr uint64_t kHardDeadlineMs = 5000;
+// A save is often several events (truncate, write, rename; a ConfigMap swap is a few renames):
+// one look once they have settled.
+constexpr uint64_t kWatchDebounceMs = 200;
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) {
+    if (!text.empty()) {
+      text += ", ";
+    }
+    text += item;
+  }
+  return text;
+}
 
 std::string specsText(const std::vector<std::string>& specs) {
   if (specs.empty()) {
@@ -84,6 +104,12 @@ std::vector<std::string> Server::boundUrls() const {
 std::optional<StartFailure> Server::start() {
   workers_ =
       config_.workers != 0 ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  if (config_.source != config::kDefaultConfigName) {
+    // The baseline a later change of the file is compared with (read right after it was loaded).
+    std::ifstream in(config_.source, std::ios::binary);
+    config_text_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
 
   // Rules first: a rule file that does not load stops start-up before any socket exists.
   for (const auto& listener : config_.listeners) {
@@ -285,6 +311,10 @@ int Server::run() {
       proxyLog().info("admin endpoint on {} (/metrics, /healthz, /readyz, /rules)", adminUrl());
     }
   }
+  watcher_ = std::make_unique<FileWatcher>(
+      &loop_, kWatchDebounceMs,
+      [this](const std::vector<std::string>& changed) { onFilesChanged(changed); });
+  rewatch();
 
   if (stdout_writer_) {
     stdout_writer_->start();
@@ -376,6 +406,7 @@ void Server::onSignal(uv_signal_t* signal, int signum) {
   if (signum == SIGHUP) {
     self->reloadTls();
     self->reload("SIGHUP");
+    self->rewatch();
     return;
   }
   const char* name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -409,6 +440,9 @@ void Server::beginStop(const char* why) {
   uv_timer_stop(&stats_timer_);
   uv_timer_stop(&alert_timer_);
   uv_signal_stop(&sighup_);
+  if (watcher_) {
+    watcher_->close();
+  }
   for (auto& worker : worker_objects_) {
     worker->requestStop();
   }
@@ -464,6 +498,9 @@ void Server::finishRun() {
   if (admin_) {
     admin_->close();
   }
+  if (watcher_) {
+    watcher_->close();
+  }
 }
 
 void Server::onAlertTimer(uv_timer_t* timer) {
@@ -498,11 +535,11 @@ void Server::reloadTls() {
   }
 }
 
-bool Server::reload(const std::string& why) {
+bool Server::reload(const std::string& why, const std::vector<std::vector<std::string>>* specs) {
   rulesLog().info("{}: reloading the rules of {} listeners", why, config_.listeners.size());
   std::vector<rules::RuleSetPtr> fresh;
   for (size_t i = 0; i < rule_slots_.size(); ++i) {
-    auto loaded = rules::loadRules(rule_slots_[i]->specs());
+    auto loaded = rules::loadRules(specs != nullptr ? (*specs)[i] : rule_slots_[i]->specs());
     if (!loaded.ok()) {
       rulesLog().error("{}", loaded.error().message);
       rulesLog().error("rules reload failed (listener '{}'): every listener keeps its previous "
@@ -518,6 +555,10 @@ bool Server::reload(const std::string& why) {
     fresh.push_back(loaded->rules);
   }
   for (size_t i = 0; i < rule_slots_.size(); ++i) {
+    if (specs != nullptr) {
+      rule_slots_[i]->setSpecs((*specs)[i]);
+      config_.listeners[i].rules = (*specs)[i];
+    }
     rule_slots_[i]->set(fresh[i]);
     rules_loaded_at_[i] = std::chrono::system_clock::now();
     rulesLog().info("rules reloaded: listener '{}' now uses '{}' ({}), fingerprint {}",
@@ -527,6 +568,116 @@ bool Server::reload(const std::string& why) {
   ++reloads_ok_;
   last_reload_error_.clear();
   return true;
+}
+
+void Server::rewatch() {
+  if (!watcher_) {
+    return;
+  }
+  std::map<std::string, std::string> files;
+  for (const auto& slot : rule_slots_) {
+    for (const auto& source : slot->get()->sources) {
+      if (!source.file.starts_with("builtin:")) {
+        files.emplace(source.file, source.sha256);
+      }
+    }
+  }
+  if (config_.source != config::kDefaultConfigName) {
+    files.emplace(config_.source, rules::sha256Hex(config_text_));
+  }
+  for (const auto& dir : watcher_->watch(files)) {
+    rulesLog().warn("cannot watch {} for changes: its files reload on SIGHUP only", dir);
+  }
+}
+
+void Server::onFilesChanged(const std::vector<std::string>& changed) {
+  if (stopping_) {
+    return;
+  }
+  std::vector<std::string> rule_files;
+  bool config_changed = false;
+  for (const auto& path : changed) {
+    if (path == config_.source) {
+      config_changed = true;
+    } else {
+      rule_files.push_back(path);
+    }
+  }
+  if (config_changed) {
+    onConfigFileChanged(); // reloads the rules too when it changed their lists
+  } else if (!rule_files.empty()) {
+    reload("rules file changed (" + joined(rule_files) + ")");
+  }
+  rewatch(); // the rule sets now loaded may include other files
+}
+
+void Server::onConfigFileChanged() {
+  std::ifstream in(config_.source, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Compared with the text the running config came from (not the last version seen): what the
+  // log says needs a restart is what differs from what runs.
+  auto sections = config::changedSections(config_text_, text);
+  if (!config_loader_) {
+    proxyLog().warn("config file {} changed: needs a restart to apply (not applied)",
+                    config_.source);
+    return;
+  }
+  // The whole config is built again from the same file and flags: its errors carry
+  // file:line:col, and a file that does not load is never half applied.
+  auto rebuilt = config_loader_();
+  if (!rebuilt.ok()) {
+    ++reloads_failed_;
+    last_reload_error_ = rebuilt.error().message;
+    proxyLog().error("config file {} changed but does not load: {}; the running configuration "
+                     "stays (a restart would fail)",
+                     config_.source, rebuilt.error().message);
+    return;
+  }
+  std::vector<std::string> restart;
+  bool rules_changed = false;
+  if (!sections.ok()) {
+    restart.push_back("unknown");
+  }
+  for (const auto& section : sections.ok() ? *sections : std::vector<std::string>{}) {
+    if (section == "listeners.rules") {
+      rules_changed = true;
+    } else {
+      restart.push_back(section);
+    }
+  }
+  if (!restart.empty()) {
+    proxyLog().warn("config file {} changed ({}): needs a restart to apply (not applied)",
+                    config_.source, joined(restart));
+  }
+  if (!rules_changed) {
+    if (restart.empty()) {
+      proxyLog().info("config file {} changed: nothing that matters to the running proxy",
+                      config_.source);
+    }
+    return;
+  }
+  // New rule lists apply when the listeners are the same ones; flags such as --rules are part of
+  // the rebuilt config, so an override keeps winning over the file.
+  const auto& fresh = rebuilt->listeners;
+  bool same_listeners = fresh.size() == config_.listeners.size();
+  for (size_t i = 0; same_listeners && i < fresh.size(); ++i) {
+    same_listeners = fresh[i].name == config_.listeners[i].name;
+  }
+  if (!same_listeners) {
+    proxyLog().warn("config file {} changed the listeners' rule lists along with the listeners: "
+                    "needs a restart to apply (not applied)",
+                    config_.source);
+    return;
+  }
+  std::vector<std::vector<std::string>> specs;
+  bool differs = false;
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    specs.push_back(fresh[i].rules);
+    differs = differs || fresh[i].rules != rule_slots_[i]->specs();
+  }
+  if (differs) {
+    reload("config file changed the listeners' rule lists", &specs);
+  }
 }
 
 Server::Totals Server::totals() const {

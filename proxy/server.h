@@ -11,6 +11,9 @@
 // old rules stay. It also reloads the certificate and key of every TLS listener, each on its own:
 // new connections get the new one, established connections keep theirs, and a listener whose
 // files do not load keeps its previous certificate.
+// A change of a rule file's content reloads the rules the same way (FileWatcher, debounced;
+// robust to the Kubernetes ConfigMap symlink swap). A change of the config file is checked: new
+// rule lists of the same listeners are applied; anything else is logged as needing a restart.
 //
 // The admin endpoint (/metrics, /healthz, /readyz, /rules; server_admin.cc) is served from the
 // same main loop: it reads the workers' single-writer counters and the reload state, which only
@@ -20,6 +23,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +35,7 @@
 #include "proxy/admin_server.h"
 #include "proxy/alerts/pii_attempts.h"
 #include "proxy/alerts/webhook_sender.h"
+#include "proxy/file_watcher.h"
 #include "proxy/listen_socket.h"
 #include "proxy/rule_slot.h"
 #include "proxy/stdout_writer.h"
@@ -67,6 +72,10 @@ public:
   int run();
   // Any thread: behave as on SIGTERM.
   void requestStop();
+  // Before start(): how to build the config again when its file changes (the same file and flags).
+  void setConfigLoader(std::function<Result<config::ProxyConfig>()> loader) {
+    config_loader_ = std::move(loader);
+  }
 
   unsigned workers() const { return workers_; }
   // `tcp://127.0.0.1:41234`: the listeners' addresses with the ports actually bound.
@@ -90,8 +99,13 @@ private:
   void wakeMainLoop();
   void beginStop(const char* why);
   void reloadTls();
-  // Reloads every listener's rules (all or none); `why` names the trigger for the log.
-  bool reload(const std::string& why);
+  // Reloads every listener's rules (all or none); `why` names the trigger for the log. With
+  // `specs` (one list per listener), those are loaded and become the listeners' specs.
+  bool reload(const std::string& why, const std::vector<std::vector<std::string>>* specs = nullptr);
+  // The rule files of the current rule sets, and the config file, to the watcher.
+  void rewatch();
+  void onFilesChanged(const std::vector<std::string>& changed);
+  void onConfigFileChanged();
   std::string metricsText();
   AdminResponse readyPage();
   std::string rulesJson();
@@ -113,6 +127,12 @@ private:
   std::unique_ptr<WorkerShared> shared_;
   std::vector<std::unique_ptr<Worker>> worker_objects_;
   std::vector<std::thread> threads_;
+
+  // Builds the whole config again from the same file and flags (set by `scrubproxy run`); without
+  // it a config file change is only reported.
+  std::function<Result<config::ProxyConfig>()> config_loader_;
+  std::string config_text_; // the config file as last seen (empty: the embedded default)
+  std::unique_ptr<FileWatcher> watcher_;
 
   std::optional<BoundListener> admin_bound_;
   std::unique_ptr<AdminServer> admin_;

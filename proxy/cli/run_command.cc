@@ -25,6 +25,14 @@ int runCommand(const Args& args) {
     proxy::proxyLog().warn("could not disable core dumps");
   }
   proxy::Server server(std::move(run.config));
+  // A change of the config file is judged against the config the same file and flags give now.
+  server.setConfigLoader([args]() -> Result<config::ProxyConfig> {
+    RunConfig again = buildRunConfig(args);
+    if (!again.ok()) {
+      return Error{again.error};
+    }
+    return std::move(again.config);
+  });
   if (auto failure = server.start()) {
     proxy::proxyLog().critical("{}", failure->message);
     return static_cast<int>(failure->code);

@@ -44,7 +44,8 @@ def metric(text, name, **labels):
     return None
 
 
-class AdminEndpoint(unittest.TestCase):
+class AdminFixture:
+    """Helpers shared by the test classes below (no tests of its own)."""
     setUp = pi.ProxyIntegration.setUp
     tearDown = pi.ProxyIntegration.tearDown
     _outcome_ok = pi.ProxyIntegration._outcome_ok
@@ -94,6 +95,8 @@ class AdminEndpoint(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(data)
 
+
+class AdminEndpoint(AdminFixture, unittest.TestCase):
     def test_metrics(self):
         sink = self.sink().listen()
         proxy = self.start(sink.port)
@@ -214,6 +217,139 @@ class AdminEndpoint(unittest.TestCase):
                           "127.0.0.1:%d" % taken.getsockname()[1])
             self.assertEqual(rc, 6, err)
             self.assertIn("admin endpoint", err)
+
+
+RULES_V1 = "version: 1\nname: v1\npolicy: allowlist\nkeep:\n  - _id\n  - level\n"
+RULES_V2 = RULES_V1.replace("v1", "v2") + "  - extra\n"
+BROKEN = "version: 1\nname: broken\nkeep:\n  - path: _id\n    vaule: '[0-9]+'\n"
+
+
+def reload_line(i):
+    return ('{"level":"info","_id":%d,"extra":"x%d"}\n' % (i, i)).encode()
+
+
+class HotReload(AdminFixture, unittest.TestCase):
+    """Rule files (and the config file) watched with uv_fs_event: a change applies between
+    lines, on the connections already open; a broken file keeps the old rules."""
+
+    def start_with_rules(self, sink, rules_path, workers=2):
+        config = self.write("reload.yaml", (
+            "version: 1\nworkers: %d\n"
+            "log:\n  level: info\n  stats_interval: 0\n"
+            "admin:\n  listen: 127.0.0.1:0\n"
+            "listeners:\n  - name: in\n    listen: tcp://127.0.0.1:0\n"
+            "    rules: [%s]\n    sinks: [out]\n"
+            "sinks:\n  - name: out\n    address: tcp://127.0.0.1:%d\n"
+        ) % (workers, rules_path, sink.port))
+        proxy = self.proxy("--config", config)
+        found = proxy.log.wait_for(r"admin endpoint on (http://127\.0\.0\.1:\d+) ")
+        proxy.admin = found[0].group(1)
+        return proxy, config
+
+    def line_through(self, conn, sink, i):
+        """Sends line i on the open connection; returns what the sink got for it."""
+        conn.sendall(reload_line(i))
+        for _ in pi.deadline_loop(pi.DEADLINE, "line %d at the sink" % i):
+            for got in sink.snapshot():
+                if b'"_id":%d,' % i in got or got.endswith(b'"_id":%d}' % i):
+                    return got
+            time.sleep(0.01)
+
+    def reloads(self, proxy, result):
+        return metric(self.get(proxy, "/metrics")[1], "scrubproxy_rules_reloads_total",
+                      result=result)
+
+    def test_rules_file_rewrite_applies_without_reconnecting(self):
+        sink = self.sink().listen()
+        rules = self.write("rules.yaml", RULES_V1)
+        proxy, _ = self.start_with_rules(sink, rules)
+        with socket.create_connection(("127.0.0.1", proxy.port())) as conn:
+            self.assertNotIn(b"extra", self.line_through(conn, sink, 1))
+            mark = proxy.log.mark()
+            with open(rules, "w") as f:  # rewritten in place, as `cat > rules.yaml` does
+                f.write(RULES_V2)
+            proxy.log.wait_for(r"rules reloaded: listener 'in' now uses 'v2'", start=mark)
+            self.assertIn(b'"extra":"x2"', self.line_through(conn, sink, 2))
+            self.assertEqual(self.reloads(proxy, "success"), 1)
+            # Broken: the old (v2) rules stay, the failure is counted and shown with its position.
+            mark = proxy.log.mark()
+            with open(rules, "w") as f:
+                f.write(BROKEN)
+            proxy.log.wait_for(r"rules reload failed", start=mark)
+            self.assertIn(b'"extra":"x3"', self.line_through(conn, sink, 3))
+            self.assertEqual(self.reloads(proxy, "failure"), 1)
+            status, body = self.get(proxy, "/readyz")
+            self.assertEqual(status, 200, body)  # the old rules are loaded and serving
+            self.assertRegex(json.loads(body)["reloads"]["last_error"],
+                             r"rules\.yaml:5:5: keep: unknown key 'vaule'")
+            self.assertTrue(proxy.log.matches(r"rules\.yaml:5:5: keep: unknown key 'vaule'"))
+            # Fixed again: v1.
+            mark = proxy.log.mark()
+            with open(rules, "w") as f:
+                f.write(RULES_V1)
+            proxy.log.wait_for(r"rules reloaded: listener 'in' now uses 'v1'", start=mark)
+            self.assertNotIn(b"extra", self.line_through(conn, sink, 4))
+            self.assertEqual(self.reloads(proxy, "success"), 2)
+            self.assertIsNone(json.loads(self.get(proxy, "/readyz")[1])["reloads"]["last_error"])
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["accepted"], 1)  # one connection carried all four lines
+        self.assertFalse(proxy.log.matches(r"connection \d+ closed \((?!closed by the client)"))
+
+    def test_configmap_symlink_swap(self):
+        """The Kubernetes ConfigMap update: rules.yaml -> ..data/rules.yaml, and ..data, a
+        symlink to a timestamped directory, replaced by rename."""
+        sink = self.sink().listen()
+        mount = os.path.join(self.workdir, "configmap")
+        os.makedirs(os.path.join(mount, "..2026_01"))
+        with open(os.path.join(mount, "..2026_01", "rules.yaml"), "w") as f:
+            f.write(RULES_V1)
+        os.symlink("..2026_01", os.path.join(mount, "..data"))
+        os.symlink("..data/rules.yaml", os.path.join(mount, "rules.yaml"))
+        proxy, _ = self.start_with_rules(sink, os.path.join(mount, "rules.yaml"))
+        with socket.create_connection(("127.0.0.1", proxy.port())) as conn:
+            self.assertNotIn(b"extra", self.line_through(conn, sink, 1))
+            mark = proxy.log.mark()
+            os.makedirs(os.path.join(mount, "..2026_02"))
+            with open(os.path.join(mount, "..2026_02", "rules.yaml"), "w") as f:
+                f.write(RULES_V2)
+            os.symlink("..2026_02", os.path.join(mount, "..data_tmp"))
+            os.replace(os.path.join(mount, "..data_tmp"), os.path.join(mount, "..data"))
+            shutil.rmtree(os.path.join(mount, "..2026_01"))
+            proxy.log.wait_for(r"rules reloaded: listener 'in' now uses 'v2'", start=mark)
+            self.assertIn(b'"extra":"x2"', self.line_through(conn, sink, 2))
+        self.assertEqual(self.reloads(proxy, "success"), 1)
+        rc, _ = proxy.stop()
+        self.assertEqual(rc, 0)
+
+    def test_config_file_change(self):
+        sink = self.sink().listen()
+        v1 = self.write("v1.yaml", RULES_V1)
+        v2 = self.write("v2.yaml", RULES_V2)
+        proxy, config = self.start_with_rules(sink, v1)
+        with open(config) as f:
+            text = f.read()
+        mark = proxy.log.mark()
+        with open(config, "w") as f:
+            f.write(text.replace("workers: 2", "workers: 3"))
+        proxy.log.wait_for(r"config file .*reload\.yaml changed \(workers\): needs a restart to "
+                           r"apply \(not applied\)", start=mark)
+        mark = proxy.log.mark()
+        with open(config, "w") as f:
+            f.write(text.replace(v1, v2))
+        proxy.log.wait_for(r"rules reloaded: listener 'in' now uses 'v2'", start=mark)
+        # Judged against the running config: back to 2 workers needs nothing.
+        self.assertEqual(len(proxy.log.matches(r"needs a restart")), 1)
+        with socket.create_connection(("127.0.0.1", proxy.port())) as conn:
+            self.assertIn(b'"extra":"x1"', self.line_through(conn, sink, 1))
+        mark = proxy.log.mark()
+        with open(config, "w") as f:
+            f.write(text.replace("stats_interval: 0", "stats_intervall: 0"))
+        proxy.log.wait_for(r"config file .* changed but does not load: .*reload\.yaml:5:3: log: "
+                           r"unknown key 'stats_intervall'", start=mark)
+        self.assertEqual(self.reloads(proxy, "failure"), 1)
+        rc, _ = proxy.stop()
+        self.assertEqual(rc, 0)
 
 
 def main():
