@@ -51,8 +51,9 @@ bool SinkQueue::push(std::string_view line, uint64_t received_ns) {
   }
   // Appending must never reallocate a chunk (a copy of payload would be left behind in freed
   // memory), and chunks stay near chunk_bytes so a write can take a few at a time.
-  if (chunks_.empty() || chunks_.back().bytes.size() + need >
-                             std::min(chunks_.back().bytes.capacity(), limits_.chunk_bytes)) {
+  if (chunks_.empty() || chunks_.back().lines >= limits_.chunk_lines ||
+      chunks_.back().bytes.size() + need >
+          std::min(chunks_.back().bytes.capacity(), limits_.chunk_bytes)) {
     chunks_.push_back(newChunk(need));
   }
   SinkChunk& tail = chunks_.back();
@@ -67,11 +68,12 @@ bool SinkQueue::push(std::string_view line, uint64_t received_ns) {
   return true;
 }
 
-SinkBatch SinkQueue::take(size_t max_bytes) {
+SinkBatch SinkQueue::take(size_t max_bytes, uint64_t max_lines) {
   SinkBatch batch;
   while (!chunks_.empty()) {
     SinkChunk& front = chunks_.front();
-    if (!batch.empty() && batch.bytes + front.bytes.size() > max_bytes) {
+    if (!batch.empty() &&
+        (batch.bytes + front.bytes.size() > max_bytes || batch.lines + front.lines > max_lines)) {
       break;
     }
     batch.bytes += front.bytes.size();

@@ -36,6 +36,9 @@ struct SinkQueueLimits {
   size_t high_bytes = 48 << 20; // reaching it raises the pressure flag ...
   size_t low_bytes = 16 << 20;  // ... which drops again once the bytes fall to this
   size_t chunk_bytes = 64 << 10;
+  // A chunk holds at most this many lines, so a batch of whole chunks can respect a record limit
+  // (HTTP sinks' batch_records).
+  uint32_t chunk_lines = UINT32_MAX;
 };
 
 class SinkQueue {
@@ -51,9 +54,9 @@ public:
   bool push(std::string_view line, uint64_t received_ns = 0);
 
   // Moves whole chunks, oldest first, to the caller: at least one when any is queued, then more
-  // while the batch stays within `max_bytes`. Their bytes stay counted (in flight) until
-  // release() or putBack().
-  SinkBatch take(size_t max_bytes);
+  // while the batch stays within `max_bytes` and `max_lines`. Their bytes stay counted (in flight)
+  // until release() or putBack().
+  SinkBatch take(size_t max_bytes, uint64_t max_lines = UINT64_MAX);
   // The batch reached the sink: its bytes are wiped and no longer counted.
   void release(SinkBatch&& batch);
   // The batch did not reach the sink: it goes back to the front, in order, to be sent again.

@@ -91,6 +91,27 @@ TEST_CASE("a line longer than a chunk gets a chunk of its own", "[proxy][sink]")
   queue.release(std::move(batch));
 }
 
+TEST_CASE("chunks hold at most chunk_lines lines, and a batch at most max_lines", "[proxy][sink]") {
+  SinkQueueLimits limits = small(1000, 800, 100, 64);
+  limits.chunk_lines = 2;
+  SinkQueue queue(limits);
+  for (int i = 0; i < 7; ++i) {
+    REQUIRE(queue.push("r" + std::to_string(i)));
+  }
+  SinkBatch first = queue.take(1 << 20, 5); // whole chunks of 2: 4 lines
+  CHECK(first.lines == 4);
+  CHECK(joined(first) == "r0\nr1\nr2\nr3\n");
+  SinkBatch second = queue.take(1 << 20, 1); // one chunk is always taken
+  CHECK(second.lines == 2);
+  SinkBatch third = queue.take(1 << 20, 5);
+  CHECK(third.lines == 1);
+  CHECK(queue.empty());
+  queue.release(std::move(first));
+  queue.release(std::move(second));
+  queue.release(std::move(third));
+  CHECK(queue.heldBytes() == 0);
+}
+
 TEST_CASE("a full queue refuses a line and keeps what it has", "[proxy][sink]") {
   SinkQueue queue(small(20, 15, 5, 64));
   REQUIRE(queue.push("0123456789")); // 11
