@@ -199,6 +199,7 @@ void HttpConnection::onRequestBegin() {
   request_records_ = 0;
   request_forwarded_ = 0;
   request_dropped_.fill(0);
+  request_overflow_ = false;
 }
 
 HttpRequestHandler::AuthAnswer HttpConnection::authorize(std::string_view authorization,
@@ -249,6 +250,15 @@ void HttpConnection::onRequest(std::string& body, HttpBodyType type, bool keep_a
     return;
   }
   listener_.refreshRules();
+  const bool ack_sink = listener_.config->http.ack == config::HttpListenerConfig::Ack::Sink;
+  std::vector<std::pair<HttpSinkShard*, uint64_t>> before; // each HTTP sink's last line so far
+  if (ack_sink) {
+    for (SinkShard* shard : listener_.shards) {
+      if (auto* http = dynamic_cast<HttpSinkShard*>(shard)) {
+        before.emplace_back(http, http->pushedLines());
+      }
+    }
+  }
   if (!splitRecords(body, type, [this](std::string_view record) { forward(record); })) {
     onReject(400, {}, /*close=*/false);
     return;
@@ -269,7 +279,113 @@ void HttpConnection::onRequest(std::string& body, HttpBodyType type, bool keep_a
     }
   }
   summary += "}}";
+  if (ack_sink && request_overflow_) {
+    worker_.stats().http_busy.add();
+    send(503, "Retry-After: 1\r\n", R"({"error":"sink busy, retry later"})", !keep_alive);
+    return;
+  }
+  if (ack_sink) {
+    auto answer = std::make_shared<PendingAnswer>();
+    answer->status = 200;
+    answer->body = std::move(summary);
+    answer->close = !keep_alive;
+    if (!ack_token_) {
+      ack_token_ = std::make_shared<int>(0);
+    }
+    const std::weak_ptr<int> token = ack_token_;
+    for (const auto& [shard, first] : before) {
+      const uint64_t last = shard->pushedLines();
+      if (last == first) {
+        continue; // nothing of this request went to that sink
+      }
+      const bool waiting = shard->awaitAck(first, last, [this, token, answer](AckResult result) {
+        if (!token.expired()) {
+          onAck(answer, result);
+        }
+      });
+      if (waiting) {
+        ++answer->acks;
+      } else {
+        answer->result = AckResult::Shutdown; // the sink is already closing
+      }
+    }
+    if (answer->acks > 0) {
+      answers_.push_back(answer);
+      stopReading();
+      uv_timer_stop(&timer_); // waiting for the sinks is not idleness
+      return;
+    }
+    if (answer->result == AckResult::Shutdown) {
+      send(503, "Retry-After: 1\r\n", R"({"error":"stopped before the sink acknowledged"})", true);
+      return;
+    }
+    send(200, {}, answer->body, answer->close);
+    return;
+  }
   send(200, {}, summary, !keep_alive);
+}
+
+void HttpConnection::onAck(const std::shared_ptr<PendingAnswer>& answer, AckResult result) {
+  if (result == AckResult::Dropped ||
+      (result == AckResult::Shutdown && answer->result == AckResult::Delivered)) {
+    answer->result = result;
+  }
+  if (--answer->acks > 0) {
+    return;
+  }
+  switch (answer->result) {
+  case AckResult::Delivered:
+    break;
+  case AckResult::Dropped:
+    worker_.stats().http_rejected.add();
+    answer->status = 502;
+    answer->body = R"({"error":"the sink refused some records"})";
+    break;
+  case AckResult::Shutdown:
+    answer->status = 503;
+    answer->extra_headers = "Retry-After: 1\r\n";
+    answer->body = R"({"error":"stopped before the sink acknowledged"})";
+    answer->close = true;
+    break;
+  }
+  flushAnswers();
+}
+
+void HttpConnection::flushAnswers() {
+  while (!answers_.empty() && answers_.front()->acks == 0 && state_ == State::Open) {
+    const std::shared_ptr<PendingAnswer> answer = answers_.front();
+    answers_.pop_front();
+    const bool last = answers_.empty();
+    writeAnswer(answer->status, answer->extra_headers, answer->body,
+                answer->close || (last && (close_after_answers_ || worker_.stopping())));
+  }
+  if (state_ != State::Open) {
+    answers_.clear();
+    return;
+  }
+  if (!answers_.empty()) {
+    return;
+  }
+  // Carry on reading the client.
+  const auto& limits = worker_.config().limits;
+  if (limits.idle_timeout.count() > 0) {
+    restartTimer(static_cast<uint64_t>(limits.idle_timeout.count()));
+  }
+  if (!reading_) {
+    if (const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&io_), onAlloc, onRead);
+        rc < 0) {
+      close(uv_strerror(rc));
+      return;
+    }
+    reading_ = true;
+  }
+}
+
+void HttpConnection::stopReading() {
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&io_));
+    reading_ = false;
+  }
 }
 
 void HttpConnection::forward(std::string_view text) {
@@ -286,7 +402,9 @@ void HttpConnection::forward(std::string_view text) {
   ++request_forwarded_;
   ++forwarded_;
   for (SinkShard* shard : listener_.shards) {
-    shard->push(worker_.output(), worker_.receiptNs());
+    if (!shard->push(worker_.output(), worker_.receiptNs())) {
+      request_overflow_ = true;
+    }
   }
 }
 
@@ -305,6 +423,24 @@ void HttpConnection::onReject(int status, const std::string& extra_headers, bool
 
 void HttpConnection::send(int status, const std::string& extra_headers, const std::string& body,
                           bool close) {
+  if (state_ != State::Open) {
+    return;
+  }
+  if (!answers_.empty()) {
+    // Behind answers still waiting for their sinks (a pipelined request): in order.
+    auto answer = std::make_shared<PendingAnswer>();
+    answer->status = status;
+    answer->extra_headers = extra_headers;
+    answer->body = body;
+    answer->close = close;
+    answers_.push_back(std::move(answer));
+    return;
+  }
+  writeAnswer(status, extra_headers, body, close);
+}
+
+void HttpConnection::writeAnswer(int status, const std::string& extra_headers,
+                                 const std::string& body, bool close) {
   if (state_ != State::Open) {
     return;
   }
@@ -385,6 +521,11 @@ void HttpConnection::startLinger() {
 }
 
 void HttpConnection::shutdown() {
+  if (!answers_.empty()) {
+    // Answered once the sinks acknowledge or the deadline gives up on them, then closed.
+    close_after_answers_ = true;
+    return;
+  }
   close("proxy stopping");
 }
 
@@ -393,10 +534,9 @@ void HttpConnection::close(const std::string& why) {
     return;
   }
   state_ = State::Closing;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&io_));
-    reading_ = false;
-  }
+  ack_token_.reset();
+  answers_.clear();
+  stopReading();
   if (counted_) {
     worker_.shared().open_connections.fetch_sub(1);
     uint64_t dropped = 0;

@@ -22,12 +22,14 @@
 #include <uv.h>
 
 #include <array>
+#include <deque>
 #include <memory>
 #include <string>
 
 #include "filters/drop_reason.h"
 #include "proxy/http_request.h"
 #include "proxy/tls/tls_session.h"
+#include "proxy/http_sink/http_sink_shard.h"
 
 namespace scrub::proxy {
 
@@ -77,8 +79,26 @@ private:
   // https:// only: decrypts what was fed and parses it, sends the handshake. False when the
   // connection was closed.
   bool pumpTls();
+  // ack: sink. An answer waits for the acknowledgements of the sinks its records went to;
+  // answers leave in request order (a pipelined request's answer queues behind), and nothing
+  // more is read while any waits.
+  struct PendingAnswer {
+    unsigned acks = 0; // acknowledgements still awaited; 0: ready to be written
+    AckResult result = AckResult::Delivered;
+    int status = 0;
+    std::string extra_headers;
+    std::string body;
+    bool close = false;
+  };
+  void onAck(const std::shared_ptr<PendingAnswer>& answer, AckResult result);
+  void flushAnswers();
+  void stopReading();
+
   void forward(std::string_view text);
+  // Writes an answer, or queues it behind answers that wait for their sinks.
   void send(int status, const std::string& extra_headers, const std::string& body, bool close);
+  void writeAnswer(int status, const std::string& extra_headers, const std::string& body,
+                   bool close);
   void startLinger();
   void close(const std::string& why);
   void restartTimer(uint64_t ms);
@@ -103,6 +123,12 @@ private:
   std::unique_ptr<char[]> ciphertext_; // https:// only: what one read takes from the socket
   bool tls_established_ = false;
   std::string credential_id_; // of the last accepted credential, for the log
+
+  // ack: sink. The token dies with the connection, so a late acknowledgement finds it gone.
+  std::shared_ptr<int> ack_token_;
+  std::deque<std::shared_ptr<PendingAnswer>> answers_;
+  bool close_after_answers_ = false; // the proxy is stopping: answer, then close
+  bool request_overflow_ = false;    // a record of this request found a sink queue full
 
   // Totals for the close log.
   uint64_t requests_ = 0;

@@ -32,7 +32,8 @@ run: the proxy. With no flags it runs the embedded default config (config/scrubp
                           (repeatable; port 0: any free port)
   --api-key-env NAME      every http:// listener requires the API key in env var NAME
                           (Authorization: Bearer KEY or X-API-Key: KEY; 32+ characters)
-  --sink URL              stdout or tcp://HOST:PORT (repeatable; NDJSON)
+  --sink URL              stdout, tcp://HOST:PORT (NDJSON) or http(s)://HOST[:PORT]/PATH
+                          (NDJSON POSTs), repeatable
   --rules FILE            rule file or shipped pack (repeatable: loaded as one set)
   --workers N             worker threads, each with its own event loop (0: one per core)
   --log-level LEVEL       trace, debug, info, warn, error, critical, off

@@ -63,8 +63,12 @@ struct SinkStats {
   Counter connects;
   Counter connect_failures;  // attempts that did not connect
   Counter failures;          // established connections that failed
-  Counter batches_delivered; // writes that completed
-  Counter batches_failed;    // writes that failed (their lines queued again or given up)
+  Counter batches_delivered; // writes that completed (HTTP: requests answered 2xx)
+  Counter batches_failed;    // writes that failed (their lines queued again or given up; HTTP:
+                             // attempts without a 2xx that will be retried: error, 408, 429, 5xx)
+  Counter batches_dropped;   // HTTP: batches the sink refused (other 4xx), not sent again
+  Counter lines_rejected;    // HTTP: the lines of those batches
+  Counter retries;           // HTTP: requests sent again after a failed attempt
   Counter queue_bytes;       // held now: queued and in flight (a gauge)
   Counter connected;         // 1 while a TCP connection is up; stdout: 1 until it fails
   LatencyHistogram latency;

@@ -3,6 +3,8 @@
 #include <netdb.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -65,6 +67,8 @@ struct Server::Totals {
   struct Sink {
     uint64_t queued = 0, delivered = 0, overflow = 0, at_risk = 0, resent = 0, lost = 0,
              undelivered = 0, connects = 0, failures = 0;
+    uint64_t batches_delivered = 0, batches_failed = 0, batches_dropped = 0, rejected = 0,
+             retries = 0;
   };
   std::vector<Sink> sinks;
 };
@@ -135,11 +139,6 @@ std::optional<StartFailure> Server::start() {
                               std::to_string(workers_) + " workers; at least " +
                               std::to_string((2 * kReadHeadroom) >> 10) + "KiB each is needed"};
     }
-    // Not implemented yet: refused rather than spoken to as plain TCP.
-    if (sink.address.http) {
-      return StartFailure{ExitCode::SinkInvalid, "sink '" + sink.name + "': " + sink.address.url() +
-                                                     ": HTTP sinks are not supported yet"};
-    }
     tls::TlsContextPtr tls_context;
     if (sink.address.tls) {
       auto context = tls::TlsContext::client(sink.tls, sink.address.host);
@@ -170,6 +169,15 @@ std::optional<StartFailure> Server::start() {
   }
 
   // Certificates before any socket: a missing, unreadable or mismatched file stops start-up.
+  for (const auto& sink : config_.sinks) {
+    if (sink.address.http) {
+      // Not thread-safe, so here, before any worker thread exists; later calls are counted no-ops.
+      if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        return StartFailure{ExitCode::Failure, "libcurl failed to initialise"};
+      }
+      break;
+    }
+  }
   for (const auto& listener : config_.listeners) {
     if (!listener.address.tls) {
       tls_slots_.push_back(nullptr);
@@ -371,7 +379,7 @@ int Server::run() {
   const Totals t = totals();
   uint64_t undelivered = 0;
   for (const auto& sink : t.sinks) {
-    undelivered += sink.undelivered + sink.lost;
+    undelivered += sink.undelivered + sink.lost + sink.rejected;
   }
   logStats("final", /*always=*/true);
   const int loop_rc = uv_loop_close(&loop_);
@@ -706,6 +714,11 @@ Server::Totals Server::totals() const {
       sink.undelivered += stats.lines_undelivered.get();
       sink.connects += stats.connects.get();
       sink.failures += stats.failures.get();
+      sink.batches_delivered += stats.batches_delivered.get();
+      sink.batches_failed += stats.batches_failed.get();
+      sink.batches_dropped += stats.batches_dropped.get();
+      sink.rejected += stats.lines_rejected.get();
+      sink.retries += stats.retries.get();
     }
   }
   return t;
@@ -735,6 +748,16 @@ void Server::logStats(const char* prefix, bool always) {
                   shared_ ? shared_->open_connections.load() : 0, t.accepted, t.rejected);
   for (size_t s = 0; s < t.sinks.size(); ++s) {
     const auto& sink = t.sinks[s];
+    if (config_.sinks[s].address.http) {
+      sinkLog().info("{} sink '{}' ({}): queued={} delivered={} undelivered={} rejected={} "
+                     "overflow={} batches_delivered={} batches_failed={} batches_dropped={} "
+                     "retries={}",
+                     prefix, config_.sinks[s].name, config_.sinks[s].address.url(), sink.queued,
+                     sink.delivered, sink.undelivered, sink.rejected, sink.overflow,
+                     sink.batches_delivered, sink.batches_failed, sink.batches_dropped,
+                     sink.retries);
+      continue;
+    }
     sinkLog().info("{} sink '{}' ({}): queued={} delivered={} undelivered={} possibly_lost={} "
                    "resent={} overflow={} lost={} connects={} failures={}",
                    prefix, config_.sinks[s].name, config_.sinks[s].address.url(), sink.queued,

@@ -42,6 +42,11 @@ SinkQueueLimits shardLimits(const config::SinkConfig& config, unsigned workers) 
   limits.low_bytes =
       std::min(limits.max_bytes * config.low_watermark_percent / 100, limits.high_bytes / 2);
   limits.chunk_bytes = std::min<size_t>(64 << 10, config.batch_bytes);
+  if (config.address.http) {
+    // A batch is whole chunks: a chunk must not hold more than a request may carry.
+    limits.chunk_lines =
+        static_cast<uint32_t>(std::clamp<uint64_t>(config.http.batch_records, 1, UINT32_MAX));
+  }
   return limits;
 }
 

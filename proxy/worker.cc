@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "proxy/http_connection.h"
+#include "proxy/http_sink/http_sink_shard.h"
 #include "proxy/listen_socket.h"
 #include "proxy/logging.h"
 #include "proxy/tls/tls_write.h"
@@ -94,6 +95,8 @@ Status Worker::init(const std::vector<int>& listener_fds, const std::vector<std:
     if (sink.address.kind == config::Address::Kind::Stdout) {
       shards_.push_back(std::make_unique<StdoutSinkShard>(*this, sink, *sink_stats_.back(), limits,
                                                           *shared_.stdout_writer));
+    } else if (sink.address.http) {
+      shards_.push_back(std::make_unique<HttpSinkShard>(*this, sink, *sink_stats_.back(), limits));
     } else {
       const size_t s = shards_.size();
       shards_.push_back(std::make_unique<TcpSinkShard>(
