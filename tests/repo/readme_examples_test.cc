@@ -74,3 +74,51 @@ TEST_CASE("README console examples produce what the README shows", "[repo][readm
     CHECK(run(example.command) == example.expected);
   }
 }
+
+// The HTTP(S) sink examples are configuration, not commands: each ```yaml block of that section
+// must load (with a listener added) and say what its text claims.
+#include "config/proxy_config.h"
+
+TEST_CASE("README HTTP(S) sink examples load", "[repo][readme]") {
+  std::ifstream in(std::string(SCRUB_SOURCE_DIR) + "/README.md");
+  std::vector<std::string> blocks;
+  std::string line;
+  bool in_section = false;
+  bool in_block = false;
+  while (std::getline(in, line)) {
+    if (line.starts_with("### ")) {
+      in_section = line == "### HTTP(S) sinks";
+    }
+    if (!in_section) {
+      continue;
+    }
+    if (line.starts_with("```")) {
+      in_block = !in_block && line == "```yaml";
+      if (in_block) {
+        blocks.emplace_back();
+      }
+      continue;
+    }
+    if (in_block) {
+      blocks.back() += line + "\n";
+    }
+  }
+  REQUIRE(blocks.size() == 3);
+  scrub::config::LoadOptions options;
+  options.get_env = [](const char*) { return "secret-from-the-environment"; };
+  const std::array<scrub::config::HttpSinkFormat, 3> formats = {
+      scrub::config::HttpSinkFormat::Loki, scrub::config::HttpSinkFormat::ElasticsearchBulk,
+      scrub::config::HttpSinkFormat::SplunkHec};
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    INFO(blocks[i]);
+    auto loaded = scrub::config::loadConfigFromText(
+        "version: 1\nlisteners:\n  - listen: tcp://127.0.0.1:0\n" + blocks[i], "README.md",
+        options);
+    INFO((loaded.ok() ? std::string() : loaded.error().message));
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->sinks.size() == 1);
+    CHECK(loaded->sinks[0].address.http);
+    CHECK(loaded->sinks[0].http.format == formats[i]);
+    CHECK(scrub::config::validateConfig(*loaded).ok());
+  }
+}
