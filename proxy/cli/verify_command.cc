@@ -26,7 +26,7 @@ constexpr const char* kVerifyUsage =
     "usage: scrubproxy verify --rules R... --corpus FILE... --canaries FILE [--report FILE]\n"
     "                         [--expect-keep KEY,KEY] [--max-listed N] [--max-line-bytes N]\n"
     "                         [--max-depth N] [--quiet]\n"
-    "       scrubproxy verify --live --target tcp://HOST:PORT|- --capture tcp://HOST:PORT\n"
+    "       scrubproxy verify --live --target tcp://HOST:PORT|- --capture tcp|http://HOST:PORT\n"
     "                         --corpus FILE... --canaries FILE [--rules R...] [--report FILE]\n"
     "                         [--expect-keep KEY,KEY] [--deadline 30s]\n"
     "  --live: listen on --capture (port 0: any; the bound address is printed on stderr) as the\n"
@@ -152,7 +152,7 @@ int verifyCommand(const Args& args, const char* version) {
     if (!target || !capture) {
       return usageError("--live needs --target and --capture");
     }
-    auto capture_address = verify::parseTcpAddress(*capture, true);
+    auto capture_address = verify::parseTcpAddress(*capture, true, /*allow_http=*/true);
     if (!capture_address.ok()) {
       return usageError("--capture " + capture_address.error().message);
     }

@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "filters/json_escape.h"
+#include "proxy/verify/http_capture.h"
 #include "proxy/verify/numbered_lines.h"
 
 namespace scrub::verify {
@@ -202,16 +203,22 @@ struct Expected {
 
 } // namespace
 
-Result<TcpAddress> parseTcpAddress(const std::string& text, bool allow_port_zero) {
-  constexpr std::string_view kScheme = "tcp://";
-  if (text.rfind("https://", 0) == 0 || text.rfind("http://", 0) == 0) {
-    return Error{text + ": HTTP targets and captures need the HTTP ingress (issue 4) and are "
-                        "not supported by verify --live yet; use tcp://HOST:PORT"};
+Result<TcpAddress> parseTcpAddress(const std::string& text, bool allow_port_zero, bool allow_http) {
+  std::string_view scheme = "tcp://";
+  if (allow_http && text.rfind("http://", 0) == 0) {
+    scheme = "http://";
+  } else if (text.rfind("https://", 0) == 0 || text.rfind("http://", 0) == 0) {
+    return Error{text + ": HTTP(S) targets are not supported by verify --live yet; use "
+                        "tcp://HOST:PORT"};
   }
-  if (text.rfind(kScheme, 0) != 0) {
-    return Error{text + ": expected tcp://HOST:PORT"};
+  if (text.rfind(scheme, 0) != 0) {
+    return Error{text + (allow_http ? ": expected tcp://HOST:PORT or http://HOST:PORT"
+                                    : ": expected tcp://HOST:PORT")};
   }
-  std::string rest = text.substr(kScheme.size());
+  std::string rest = text.substr(scheme.size());
+  if (scheme == "http://") {
+    rest = rest.substr(0, rest.find('/'));
+  }
   const size_t colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
     return Error{text + ": expected tcp://HOST:PORT"};
@@ -233,6 +240,7 @@ Result<TcpAddress> parseTcpAddress(const std::string& text, bool allow_port_zero
     return Error{text + ": bad port"};
   }
   address.port = static_cast<uint16_t>(value);
+  address.http = scheme == "http://";
   return address;
 }
 
@@ -289,6 +297,9 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
     return listener.error();
   }
   result.capture_address = boundAddress(listener->get());
+  if (options.capture.http) {
+    result.capture_address.replace(0, 3, "http");
+  }
   std::fprintf(stderr, "verify: capture listening on %s\n", result.capture_address.c_str());
   std::fflush(stderr);
 
@@ -316,6 +327,8 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
   struct Capture {
     Fd fd;
     std::string buffer;
+    std::unique_ptr<HttpCaptureConnection> http; // --capture http://
+    std::string reply;                           // HTTP answers not yet written
   };
   std::vector<Capture> captures;
   std::vector<LeakHit> hits;
@@ -375,7 +388,8 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
     fds.push_back({listener->get(), POLLIN, 0});
     fds.push_back({sender->get(), static_cast<short>(all_sent ? 0 : POLLOUT), 0});
     for (auto& capture : captures) {
-      fds.push_back({capture.fd.get(), POLLIN, 0});
+      fds.push_back({capture.fd.get(),
+                     static_cast<short>(POLLIN | (capture.reply.empty() ? 0 : POLLOUT)), 0});
     }
     const int rc = ::poll(fds.data(), fds.size(), ms);
     if (rc < 0) {
@@ -393,7 +407,10 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
           break;
         }
         ++result.capture_connections;
-        captures.push_back({Fd(fd), {}});
+        captures.push_back({Fd(fd), {}, nullptr, {}});
+        if (options.capture.http) {
+          captures.back().http = std::make_unique<HttpCaptureConnection>();
+        }
       }
     }
     if (sender->get() >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
@@ -414,6 +431,14 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
       Capture& capture = captures[i];
       while (true) {
         const ssize_t n = ::read(capture.fd.get(), chunk, sizeof chunk);
+        if (n > 0 && capture.http) {
+          if (!capture.http->feed(std::string_view(chunk, static_cast<size_t>(n)), onReceived,
+                                  capture.reply)) {
+            capture.fd.reset(); // not HTTP we understand: nothing more is taken from it
+            break;
+          }
+          continue;
+        }
         if (n > 0) {
           capture.buffer.append(chunk, static_cast<size_t>(n));
           continue;
@@ -432,6 +457,15 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
         begin = nl + 1;
       }
       capture.buffer.erase(0, begin);
+      if (capture.fd.get() >= 0 && !capture.reply.empty()) {
+        const ssize_t n =
+            ::send(capture.fd.get(), capture.reply.data(), capture.reply.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+          capture.reply.erase(0, static_cast<size_t>(n));
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          capture.fd.reset();
+        }
+      }
     }
     std::erase_if(captures, [](const Capture& c) { return c.fd.get() < 0; });
   }

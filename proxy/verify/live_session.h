@@ -1,9 +1,10 @@
 #pragma once
 
 // `scrubproxy verify --live`: a black-box test of a running proxy over TCP. The session listens
-// on the capture address (acting as the proxy's sink), connects to the proxy's listener, sends
-// every corpus line, and collects what the proxy forwards until every expected record arrived or
-// the deadline passed. Expected records are the lines the same rules forward offline; received
+// on the capture address (acting as the proxy's sink: a TCP NDJSON sink, or with http:// an
+// HTTP sink taking ndjson or json_array POSTs, answered 200), connects to the proxy's listener,
+// sends every corpus line, and collects what the proxy forwards until every expected record arrived
+// or the deadline passed. Expected records are the lines the same rules forward offline; received
 // lines are matched against them exactly (as a multiset of strings) and scanned for canaries.
 // Plain blocking sockets with poll() and a deadline: a test tool, not the proxy.
 
@@ -24,11 +25,16 @@ namespace scrub::verify {
 struct TcpAddress {
   std::string host;
   uint16_t port = 0;
-  std::string text() const { return "tcp://" + host + ":" + std::to_string(port); }
+  bool http = false; // a capture that acts as an HTTP sink (http://HOST:PORT)
+  std::string text() const {
+    return (http ? "http://" : "tcp://") + host + ":" + std::to_string(port);
+  }
 };
 
-// Parses "tcp://HOST:PORT" (HOST may be "[v6]"); an error names what is wrong.
-Result<TcpAddress> parseTcpAddress(const std::string& text, bool allow_port_zero);
+// Parses "tcp://HOST:PORT" (HOST may be "[v6]"), and with `allow_http` also "http://HOST:PORT"
+// (a path after it is ignored: the capture takes any); an error names what is wrong.
+Result<TcpAddress> parseTcpAddress(const std::string& text, bool allow_port_zero,
+                                   bool allow_http = false);
 
 struct LiveOptions {
   TcpAddress capture;

@@ -137,9 +137,9 @@ struct LiveRun {
 // learns the proxy's listen port on stdin.
 // With `rules` empty both sides run their default pack; otherwise both run that file (verify
 // computes the expected records with the rules the proxy was given).
-LiveRun runLive(ScratchDir& dir, const std::string& rules) {
+LiveRun runLive(ScratchDir& dir, const std::string& rules, const std::string& scheme = "tcp") {
   std::vector<std::string> verify_args = {"verify",       "--live",
-                                          "--capture",    "tcp://127.0.0.1:0",
+                                          "--capture",    scheme + "://127.0.0.1:0",
                                           "--target",     "-",
                                           "--corpus",     dir.file("corpus.jsonl"),
                                           "--canaries",   dir.file("canaries.txt"),
@@ -152,9 +152,10 @@ LiveRun runLive(ScratchDir& dir, const std::string& rules) {
   }
   Child verify(verify_args, dir.file("verify.out"));
   const std::string capture_port =
-      verify.waitFor(R"(capture listening on tcp://127\.0\.0\.1:(\d+))");
+      verify.waitFor("capture listening on " + scheme + R"(://127\.0\.0\.1:(\d+))");
   std::vector<std::string> proxy_args = {"run", "--listen", "tcp://127.0.0.1:0", "--sink",
-                                         "tcp://127.0.0.1:" + capture_port};
+                                         scheme + "://127.0.0.1:" + capture_port +
+                                             (scheme == "http" ? "/capture" : "")};
   if (!rules.empty()) {
     proxy_args.push_back("--rules");
     proxy_args.push_back(rules);
@@ -194,6 +195,18 @@ TEST_CASE("verify --live: a clean proxy delivers every expected record, no leak"
   CHECK(run.report.find("\"missing\":0,") != std::string::npos);
   CHECK(run.report.find("\"leaks_total\":0,") != std::string::npos);
   CHECK(run.report.find("\"deadline_passed\":false") != std::string::npos);
+}
+
+TEST_CASE("verify --live --capture http://: acts as the proxy's HTTP sink", "[verify][live]") {
+  ScratchDir dir;
+  makeCorpus(dir);
+  const LiveRun run = runLive(dir, "", "http");
+  INFO(run.out << run.verify_log);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("missing 0,") != std::string::npos);
+  CHECK(run.out.find("duplicated 0,") != std::string::npos);
+  CHECK(run.out.find("live: result clean") != std::string::npos);
+  CHECK(run.report.find("\"capture\":\"http://127.0.0.1:") != std::string::npos);
 }
 
 TEST_CASE("verify --live: a proxy on weak rules is caught leaking", "[verify][live]") {
