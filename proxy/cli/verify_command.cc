@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sys/stat.h>
@@ -26,7 +27,9 @@ constexpr const char* kVerifyUsage =
     "usage: scrubproxy verify --rules R... --corpus FILE... --canaries FILE [--report FILE]\n"
     "                         [--expect-keep KEY,KEY] [--max-listed N] [--max-line-bytes N]\n"
     "                         [--max-depth N] [--quiet]\n"
-    "       scrubproxy verify --live --target tcp://HOST:PORT|- --capture tcp|http://HOST:PORT\n"
+    "       scrubproxy verify --live --target tcp://HOST:PORT|http(s)://HOST:PORT/PATH|-\n"
+    "                         --capture tcp|http://HOST:PORT [--target-api-key-env NAME]\n"
+    "                         [--target-ca FILE]\n"
     "                         --corpus FILE... --canaries FILE [--rules R...] [--report FILE]\n"
     "                         [--expect-keep KEY,KEY] [--deadline 30s]\n"
     "  --live: listen on --capture (port 0: any; the bound address is printed on stderr) as the\n"
@@ -133,10 +136,10 @@ std::optional<std::chrono::milliseconds> parseDeadline(const std::string& text) 
 } // namespace
 
 int verifyCommand(const Args& args, const char* version) {
-  auto parsed = parseArgs(
-      args, {{"--rules", "--corpus", "--canaries", "--report", "--expect-keep", "--max-listed",
-              "--max-line-bytes", "--max-depth", "--target", "--capture", "--deadline"},
-             {"--quiet", "--live", "--help"}});
+  auto parsed = parseArgs(args, {{"--rules", "--corpus", "--canaries", "--report", "--expect-keep",
+                                  "--max-listed", "--max-line-bytes", "--max-depth", "--target",
+                                  "--capture", "--deadline", "--target-api-key-env", "--target-ca"},
+                                 {"--quiet", "--live", "--help"}});
   if (!parsed.ok()) {
     return usageError(parsed.error().message);
   }
@@ -159,12 +162,24 @@ int verifyCommand(const Args& args, const char* version) {
     live_options.capture = *capture_address;
     if (*target == "-") {
       live_options.target_from_stdin = true;
+    } else if (target->rfind("http://", 0) == 0 || target->rfind("https://", 0) == 0) {
+      live_options.http_target = *target;
     } else {
       auto target_address = verify::parseTcpAddress(*target, false);
       if (!target_address.ok()) {
         return usageError("--target " + target_address.error().message);
       }
       live_options.target = *target_address;
+    }
+    if (auto name = parsed->last("--target-api-key-env")) {
+      const char* key = std::getenv(name->c_str());
+      if (key == nullptr || *key == '\0') {
+        return usageError("--target-api-key-env: environment variable " + *name + " is not set");
+      }
+      live_options.target_api_key = key;
+    }
+    if (auto ca = parsed->last("--target-ca")) {
+      live_options.target_ca_file = *ca;
     }
     if (auto deadline = parsed->last("--deadline")) {
       auto ms = parseDeadline(*deadline);

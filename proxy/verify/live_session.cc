@@ -21,6 +21,7 @@
 
 #include "filters/json_escape.h"
 #include "proxy/verify/http_capture.h"
+#include "proxy/verify/http_target.h"
 #include "proxy/verify/numbered_lines.h"
 
 namespace scrub::verify {
@@ -304,24 +305,44 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
   std::fflush(stderr);
 
   TcpAddress target = options.target;
+  std::string http_target = options.http_target;
   if (options.target_from_stdin) {
     auto text = readTargetFromStdin(deadline);
     if (!text.ok()) {
       return text.error();
     }
-    auto parsed = parseTcpAddress(*text, false);
-    if (!parsed.ok()) {
-      return Error{"--target - (stdin): " + parsed.error().message};
+    if (text->rfind("http://", 0) == 0 || text->rfind("https://", 0) == 0) {
+      http_target = *text;
+    } else {
+      auto parsed = parseTcpAddress(*text, false);
+      if (!parsed.ok()) {
+        return Error{"--target - (stdin): " + parsed.error().message};
+      }
+      target = *parsed;
     }
-    target = *parsed;
   }
-  result.target_address = target.text();
-  auto sender = connectTo(target, deadline);
-  if (!sender.ok()) {
-    return sender.error();
+  // TCP: one connection carries the whole corpus. HTTP: POSTs through libcurl, whose poll also
+  // waits for the capture's sockets.
+  std::unique_ptr<HttpTarget> poster;
+  Result<Fd> sender = Fd();
+  if (!http_target.empty()) {
+    auto made =
+        HttpTarget::create({http_target, options.target_api_key, options.target_ca_file}, payload);
+    if (!made.ok()) {
+      return made.error();
+    }
+    poster = std::move(made).value();
+    result.target_address = http_target;
+  } else {
+    result.target_address = target.text();
+    sender = connectTo(target, deadline);
+    if (!sender.ok()) {
+      return sender.error();
+    }
   }
-  std::fprintf(stderr, "verify: connected to target %s; sending %llu lines\n",
-               result.target_address.c_str(), static_cast<unsigned long long>(result.lines_sent));
+  std::fprintf(stderr, "verify: %s target %s; sending %llu lines\n",
+               poster ? "posting to" : "connected to", result.target_address.c_str(),
+               static_cast<unsigned long long>(result.lines_sent));
   std::fflush(stderr);
 
   struct Capture {
@@ -371,6 +392,10 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
   std::vector<pollfd> fds;
   char chunk[65536];
   while (true) {
+    if (poster) {
+      sent = poster->bytesAcknowledged();
+      result.bytes_sent = sent;
+    }
     const bool all_sent = sent == payload.size();
     if (all_sent && sender.ok() && sender->get() >= 0) {
       ::shutdown(sender->get(), SHUT_WR);
@@ -381,6 +406,9 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
     }
     const int ms = remainingMs(deadline);
     if (ms == 0) {
+      if (poster && !poster->answered()) {
+        return Error{result.target_address + ": cannot connect to target: " + poster->lastError()};
+      }
       result.deadline_passed = true;
       break;
     }
@@ -391,8 +419,11 @@ Result<LiveResult> runLiveSession(const std::vector<std::string>& corpora,
       fds.push_back({capture.fd.get(),
                      static_cast<short>(POLLIN | (capture.reply.empty() ? 0 : POLLOUT)), 0});
     }
-    const int rc = ::poll(fds.data(), fds.size(), ms);
-    if (rc < 0) {
+    if (poster) {
+      if (auto polled = poster->poll(fds, ms); !polled.ok()) {
+        return polled.error();
+      }
+    } else if (const int rc = ::poll(fds.data(), fds.size(), ms); rc < 0) {
       if (errno == EINTR) {
         continue;
       }

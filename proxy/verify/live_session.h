@@ -39,6 +39,10 @@ Result<TcpAddress> parseTcpAddress(const std::string& text, bool allow_port_zero
 struct LiveOptions {
   TcpAddress capture;
   TcpAddress target;
+  // A target `http(s)://HOST:PORT/PATH` (the proxy's HTTP ingress) instead of `target`.
+  std::string http_target;
+  std::string target_api_key;     // for http_target: `Authorization: Bearer …`
+  std::string target_ca_file;     // for an https:// http_target; empty: the system's CAs
   bool target_from_stdin = false; // read "tcp://HOST:PORT" from stdin after the capture is bound
   std::chrono::milliseconds deadline{30000};
   filters::FilterLimits limits;

@@ -137,7 +137,9 @@ struct LiveRun {
 // learns the proxy's listen port on stdin.
 // With `rules` empty both sides run their default pack; otherwise both run that file (verify
 // computes the expected records with the rules the proxy was given).
-LiveRun runLive(ScratchDir& dir, const std::string& rules, const std::string& scheme = "tcp") {
+// `scheme` is the capture's (the proxy's sink), `target` the proxy listener's: tcp or http.
+LiveRun runLive(ScratchDir& dir, const std::string& rules, const std::string& scheme = "tcp",
+                const std::string& target = "tcp") {
   std::vector<std::string> verify_args = {"verify",       "--live",
                                           "--capture",    scheme + "://127.0.0.1:0",
                                           "--target",     "-",
@@ -153,7 +155,7 @@ LiveRun runLive(ScratchDir& dir, const std::string& rules, const std::string& sc
   Child verify(verify_args, dir.file("verify.out"));
   const std::string capture_port =
       verify.waitFor("capture listening on " + scheme + R"(://127\.0\.0\.1:(\d+))");
-  std::vector<std::string> proxy_args = {"run", "--listen", "tcp://127.0.0.1:0", "--sink",
+  std::vector<std::string> proxy_args = {"run", "--listen", target + "://127.0.0.1:0", "--sink",
                                          scheme + "://127.0.0.1:" + capture_port +
                                              (scheme == "http" ? "/capture" : "")};
   if (!rules.empty()) {
@@ -161,8 +163,10 @@ LiveRun runLive(ScratchDir& dir, const std::string& rules, const std::string& sc
     proxy_args.push_back(rules);
   }
   Child proxy(proxy_args, dir.file("proxy.out"));
-  const std::string listen_port = proxy.waitFor(R"(listening on tcp://127\.0\.0\.1:(\d+) )");
-  verify.writeStdin("tcp://127.0.0.1:" + listen_port + "\n");
+  const std::string listen_port =
+      proxy.waitFor("listening on " + target + R"(://127\.0\.0\.1:(\d+) )");
+  verify.writeStdin(target + "://127.0.0.1:" + listen_port + (target == "http" ? "/v1/logs" : "") +
+                    "\n");
   LiveRun run;
   run.exit_code = verify.wait();
   run.verify_log = verify.log();
@@ -209,6 +213,18 @@ TEST_CASE("verify --live --capture http://: acts as the proxy's HTTP sink", "[ve
   CHECK(run.report.find("\"capture\":\"http://127.0.0.1:") != std::string::npos);
 }
 
+TEST_CASE("verify --live --target http://: posts the corpus to the proxy's HTTP ingress",
+          "[verify][live]") {
+  ScratchDir dir;
+  makeCorpus(dir);
+  const LiveRun run = runLive(dir, "", "http", "http");
+  INFO(run.out << run.verify_log);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("missing 0,") != std::string::npos);
+  CHECK(run.out.find("live: result clean") != std::string::npos);
+  CHECK(run.report.find("\"target\":\"http://127.0.0.1:") != std::string::npos);
+}
+
 TEST_CASE("verify --live: a proxy on weak rules is caught leaking", "[verify][live]") {
   ScratchDir dir;
   makeCorpus(dir);
@@ -231,12 +247,12 @@ TEST_CASE("verify --live: usage and connection errors exit 2", "[verify][live]")
   makeCorpus(dir);
   const std::string inputs =
       " --corpus '" + dir.file("corpus.jsonl") + "' --canaries '" + dir.file("canaries.txt") + "'";
-  const auto https = runScrubproxy("verify --live --target https://127.0.0.1:9 --capture "
-                                   "tcp://127.0.0.1:0" +
+  const auto https = runScrubproxy("verify --live --target https://127.0.0.1:1/v1/logs --capture "
+                                   "tcp://127.0.0.1:0 --deadline 300ms" +
                                        inputs,
                                    true);
   CHECK(https.exit_code == 2);
-  CHECK(https.out.find("HTTP") != std::string::npos);
+  CHECK(https.out.find("cannot connect") != std::string::npos);
   CHECK(runScrubproxy("verify --live --capture tcp://127.0.0.1:0" + inputs).exit_code == 2);
   CHECK(runScrubproxy("verify --target tcp://127.0.0.1:9 --capture tcp://127.0.0.1:0" + inputs)
             .exit_code == 2);
