@@ -168,16 +168,12 @@ std::optional<StartFailure> Server::start() {
     }
   }
 
-  // Certificates before any socket: a missing, unreadable or mismatched file stops start-up.
-  for (const auto& sink : config_.sinks) {
-    if (sink.address.http) {
-      // Not thread-safe, so here, before any worker thread exists; later calls are counted no-ops.
-      if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        return StartFailure{ExitCode::Failure, "libcurl failed to initialise"};
-      }
-      break;
-    }
+  // HTTP sinks and the alert webhook use libcurl. Its global init is not thread-safe, so it runs
+  // here, before any worker or sender thread exists (an implicit one in curl_easy_init could race).
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    return StartFailure{ExitCode::Failure, "libcurl failed to initialise"};
   }
+  // Certificates before any socket: a missing, unreadable or mismatched file stops start-up.
   for (const auto& listener : config_.listeners) {
     if (!listener.address.tls) {
       tls_slots_.push_back(nullptr);
