@@ -28,8 +28,8 @@
 
 #include "filters/drop_reason.h"
 #include "proxy/http_request.h"
-#include "proxy/tls/tls_session.h"
 #include "proxy/http_sink/http_sink_shard.h"
+#include "proxy/tls/tls_session.h"
 
 namespace scrub::proxy {
 
