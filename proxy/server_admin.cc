@@ -234,8 +234,9 @@ std::string Server::metricsText() {
   struct SinkSums {
     uint64_t queued = 0, delivered = 0, bytes = 0, overflow = 0, at_risk = 0, resent = 0, lost = 0,
              undelivered = 0, connects = 0, connect_failures = 0, failures = 0, batches_ok = 0,
-             batches_failed = 0, queue_bytes = 0, connected = 0, shards_connected_once = 0,
-             latency_count = 0, latency_sum_ns = 0;
+             batches_failed = 0, batches_dropped = 0, lines_rejected = 0, retries = 0,
+             queue_bytes = 0, connected = 0, shards_connected_once = 0, latency_count = 0,
+             latency_sum_ns = 0;
     std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};
   };
   std::vector<SinkSums> ss(sinks.size());
@@ -258,6 +259,9 @@ std::string Server::metricsText() {
       sum.failures += w.failures.get();
       sum.batches_ok += w.batches_delivered.get();
       sum.batches_failed += w.batches_failed.get();
+      sum.batches_dropped += w.batches_dropped.get();
+      sum.lines_rejected += w.lines_rejected.get();
+      sum.retries += w.retries.get();
       sum.queue_bytes += w.queue_bytes.get();
       sum.connected += w.connected.get();
       for (size_t b = 0; b < sum.buckets.size(); ++b) {
@@ -285,6 +289,15 @@ std::string Server::metricsText() {
   perSink("scrubproxy_sink_batches_failed_total", "counter",
           "Writes to the sink that failed (their lines are sent again, or given up at shutdown).",
           [](const SinkSums& s) { return s.batches_failed; });
+  perSink("scrubproxy_sink_batches_dropped_total", "counter",
+          "HTTP sinks: batches the sink refused with a 4xx other than 408/429 (not sent again).",
+          [](const SinkSums& s) { return s.batches_dropped; });
+  perSink("scrubproxy_sink_lines_rejected_total", "counter",
+          "HTTP sinks: lines of the batches the sink refused.",
+          [](const SinkSums& s) { return s.lines_rejected; });
+  perSink("scrubproxy_sink_requests_retried_total", "counter",
+          "HTTP sinks: requests sent again after a failed attempt (error, timeout, 408, 429, 5xx).",
+          [](const SinkSums& s) { return s.retries; });
   perSink("scrubproxy_sink_lines_retried_total", "counter",
           "Lines of failed writes queued again for the next connection (may arrive twice).",
           [](const SinkSums& s) { return s.resent; });
