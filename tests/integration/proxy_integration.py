@@ -28,6 +28,10 @@ import unittest
 
 BINARY = os.environ.get("SCRUBPROXY", "scrubproxy")
 DEADLINE = 60.0  # seconds any single wait may take before the test fails
+# Set by tests/sanitizers/run.sh: the binary is instrumented, so its memory use says nothing about
+# ours (ASan keeps freed memory in quarantine and shadows every byte); memory bounds are checked
+# on the normal build only.
+SANITIZED = os.environ.get("SCRUB_SANITIZED", "")
 ID_RE = re.compile(rb'"_id":(\d+)')
 
 
@@ -897,7 +901,8 @@ class ProxyIntegration(unittest.TestCase):
         sys.stderr.write("slow sink: baseline %d KiB, peak %d KiB (+%.1f MiB), %d lines during "
                          "the slow phase\n" % (baseline, peak, growth_mib, slow_count))
         # 4 MiB of sink buffer + a fixed 8 MiB for everything else a busy worker touches.
-        self.assertLess(growth_mib, 4 + 8)
+        if not SANITIZED:
+            self.assertLess(growth_mib, 4 + 8)
 
     def test_client_disconnects_mid_line(self):
         """A client that hangs up in the middle of a line: the part is counted as truncated and
