@@ -598,6 +598,12 @@ private:
     }
     if (const auto n = node["headers"]) {
       http.headers = stringMap(n, "sinks.http.headers");
+      for (const auto& entry : n) {
+        const std::string& raw = entry.second.Scalar();
+        if (raw.find("${env:") == std::string::npos && raw.find("${file:") == std::string::npos) {
+          http.literal_headers.push_back(entry.first.Scalar());
+        }
+      }
       for (const auto& [name, value] : http.headers) {
         const bool token = std::all_of(name.begin(), name.end(), [](char c) {
           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';

@@ -106,6 +106,10 @@ struct HttpSinkConfig {
   std::chrono::milliseconds request_timeout{10000};
   bool gzip = false;                                        // Content-Encoding: gzip
   std::vector<std::pair<std::string, std::string>> headers; // values may be ${env:…}
+  // Names of the headers whose value was written in the file as it is, with no ${env:…} or
+  // ${file:…} in it: `scrubproxy doctor` reports the credential-like ones (the values are
+  // expanded by then, so only the loader can tell).
+  std::vector<std::string> literal_headers;
   std::string index = "logs"; // elasticsearch: the `_index` of the action
   std::vector<std::pair<std::string, std::string>> labels{{"job", "scrubproxy"}}; // loki stream
   std::string sourcetype = "_json"; // splunk: the events' sourcetype

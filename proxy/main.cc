@@ -21,6 +21,7 @@ usage:
                     [--expect-keep _id,_xform_id]     log-leak test, exit 1 on a leak
   scrubproxy coverage --rules R... --corpus FILE...   key paths seen and how rules decide them
   scrubproxy diff OLD_RULES NEW_RULES [--corpus FILE]... what the new rules let out, exit 1 if more
+  scrubproxy doctor [--json] [run flags]            audit a deployment, exit 1 on an error finding
   scrubproxy --version
 
 Rules are files or shipped packs: openfn-retry-ids (default), pii-detectors, kobo-redact.
@@ -88,6 +89,9 @@ int main(int argc, char** argv) {
   }
   if (command == "diff") {
     return scrub::cli::diffCommand(args);
+  }
+  if (command == "doctor") {
+    return scrub::cli::doctorCommand(args);
   }
   if (command == "help") {
     std::fputs(kUsage, stdout);

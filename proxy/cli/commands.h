@@ -19,5 +19,7 @@ int runCommand(const Args& args);
 int verifyCommand(const Args& args, const char* version);
 int coverageCommand(const Args& args);
 int diffCommand(const Args& args);
+// Audits a deployment (config, rules, process, files) against the seeds' checklists.
+int doctorCommand(const Args& args);
 
-}  // namespace scrub::cli
+} // namespace scrub::cli
