@@ -13,6 +13,8 @@ packages=(
   # test peers: a real syslog daemon as the TCP sink, curl as an HTTP client, strace for the
   # zero-persistence check, socat as the throughput reference, python3 for the test drivers
   syslog-ng-core curl strace socat python3 procps
+  # python3-yaml: the Kubernetes manifests are parsed by tests/container/deployment_test.py
+  python3-yaml
   # TLS test certificates (a throwaway CA per test run), Prometheus's promtool for the metrics
   # format, systemd-analyze for the unit file
   openssl prometheus systemd
