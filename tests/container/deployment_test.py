@@ -216,13 +216,18 @@ class Deployment(unittest.TestCase):
         installs = " ".join(i for i in final if "apt-get install" in i)
         packages = set(re.findall(r"\b(lib[a-z0-9.+-]+|zlib1g|ca-certificates|curl)\b", installs))
         self.assertFalse([p for p in packages if p.endswith("-dev")])
+        # The binary's own NEEDED entries (what those libraries need, their packages pull in),
+        # resolved to files by ldd and to packages by one dpkg -S.
+        dynamic = subprocess.run(["readelf", "-d", BINARY], capture_output=True, text=True,
+                                 check=True).stdout
+        direct = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", dynamic))
         ldd = subprocess.run(["ldd", BINARY], capture_output=True, text=True, check=True).stdout
-        needed = set()
-        for path in re.findall(r"=> (/\S+)", ldd):
-            owner = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True,
-                                   text=True, check=False).stdout
-            if owner:
-                needed.add(owner.split(":")[0])
+        paths = [os.path.realpath(path) for name, path in re.findall(r"(\S+) => (/\S+)", ldd)
+                 if name in direct]
+        self.assertEqual(len(paths), len(direct), (direct, ldd))
+        owners = subprocess.run(["dpkg", "-S", *paths], capture_output=True, text=True,
+                                check=False).stdout
+        needed = {line.split(":")[0] for line in owners.splitlines() if ":" in line}
         self.assertTrue(needed, ldd)
         missing = needed - packages - {"libc6", "libgcc-s1", "libstdc++6"}
         self.assertEqual(missing, set())
