@@ -228,6 +228,20 @@ void checkSinks(const config::ProxyConfig& config, std::vector<Finding>& out) {
   }
 }
 
+void checkAdmin(const config::ProxyConfig& config, std::vector<Finding>& out) {
+  const auto& admin = config.admin;
+  if (!admin.enabled || config::isLocalOnly(admin.address)) {
+    return;
+  }
+  // /metrics names listeners, sinks and rules, /rules the loaded files; none of it is for the
+  // network, and the endpoint has no authentication.
+  add(out, "admin-public", Severity::Error, kFirewall,
+      at(admin.pos) + "the admin endpoint (" + admin.address.url() +
+          ") is reachable from the network, without authentication",
+      "bind it to 127.0.0.1 (the default; probes run inside the pod or host), or `admin: "
+      "{listen: off}`");
+}
+
 void checkRules(const std::vector<LoadedRuleSet>& rule_sets, std::vector<Finding>& out) {
   for (const auto& set : rule_sets) {
     if (!set.rules) {
@@ -326,6 +340,7 @@ std::vector<Finding> runChecks(const DoctorInput& input) {
     checkListeners(*input.config, out);
     checkCredentials(*input.config, out);
     checkSinks(*input.config, out);
+    checkAdmin(*input.config, out);
   }
   checkRules(input.rule_sets, out);
   checkFiles(input.files, out);

@@ -79,6 +79,7 @@ std::vector<Finding> runChecks(const DoctorInput& input);
 void checkListeners(const config::ProxyConfig& config, std::vector<Finding>& out);
 void checkCredentials(const config::ProxyConfig& config, std::vector<Finding>& out);
 void checkSinks(const config::ProxyConfig& config, std::vector<Finding>& out);
+void checkAdmin(const config::ProxyConfig& config, std::vector<Finding>& out);
 void checkRules(const std::vector<LoadedRuleSet>& rule_sets, std::vector<Finding>& out);
 void checkFiles(const std::vector<FileFacts>& files, std::vector<Finding>& out);
 void checkProcess(const ProcessFacts& process, std::vector<Finding>& out);

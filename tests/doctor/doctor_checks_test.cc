@@ -278,6 +278,31 @@ TEST_CASE("doctor: sinks to other hosts need verified TLS", "[doctor]") {
   }
 }
 
+TEST_CASE("doctor: the admin endpoint on a public address", "[doctor]") {
+  std::vector<Finding> out;
+  SECTION("default (127.0.0.1:9464), loopback or off: clean") {
+    checkAdmin(load(withSink("  - address: stdout\n")), out);
+    checkAdmin(load("version: 1\nadmin: {listen: '[::1]:9464'}\n" +
+                    withSink("  - address: stdout\n").substr(11)),
+               out);
+    checkAdmin(
+        load("version: 1\nadmin: {listen: 'off'}\n" + withSink("  - address: stdout\n").substr(11)),
+        out);
+    CHECK(out.empty());
+  }
+  SECTION("all interfaces: error") {
+    checkAdmin(load("version: 1\nadmin: {listen: '0.0.0.0:9464', allow_public: true}\n" +
+                    withSink("  - address: stdout\n").substr(11)),
+               out);
+    const auto f = only(out);
+    CHECK(f.id == "admin-public");
+    CHECK(f.severity == Severity::Error);
+    CHECK(f.message.starts_with("/etc/scrubproxy/proxy.yaml:2:17: the admin endpoint "
+                                "(http://0.0.0.0:9464) is reachable from the network"));
+    CHECK(f.checklist.item == "Verify firewall hides all ports from the public internet");
+  }
+}
+
 TEST_CASE("doctor: hash without a key", "[doctor]") {
   // The loader refuses this; a rule set assembled otherwise must still be caught.
   auto rules = std::make_shared<rules::RuleSet>();

@@ -78,6 +78,7 @@ class Doctor(unittest.TestCase):
         ), mode=0o666)
         config = self.write("proxy.yaml", (
             "version: 1\n"
+            "admin: {listen: '0.0.0.0:9464', allow_public: true}\n"
             "listeners:\n"
             "  - name: runners\n"
             "    listen: tcp://0.0.0.0:5170\n"
@@ -103,6 +104,7 @@ class Doctor(unittest.TestCase):
         self.assertEqual(code, 1, err)
         found = [i for i in ids(report) if i != "running-as-root"]
         self.assertEqual(found, sorted([
+            "admin-public",
             "core-dumps-possible",
             "file-writable-by-others",     # proxy.yaml
             "file-writable-by-others",     # loose.yaml
@@ -114,7 +116,7 @@ class Doctor(unittest.TestCase):
             "sink-plain-http",
             "sink-tls-unverified",
         ]))
-        self.assertEqual(report["errors"], 9)
+        self.assertEqual(report["errors"], 10)
         by_id = {f["id"]: f for f in report["findings"]}
         self.assertEqual(by_id["core-dumps-possible"]["severity"], "info")
         self.assertIn("turns them off itself", by_id["core-dumps-possible"]["message"])
@@ -132,7 +134,7 @@ class Doctor(unittest.TestCase):
         os.chmod(rules, 0o644)
         code, report, err = doctor("--config", config, "--sink", "tls://logs.example.org:6514",
                                    "--listen", "unix://%s/scrub.sock" % self.dir,
-                                   "--rules", "openfn-retry-ids",
+                                   "--rules", "openfn-retry-ids", "--admin", "127.0.0.1:0",
                                    env={"SCRUB_DOCTOR_KEY": KEY})
         self.assertEqual(code, 0, (err, report))
         self.assertLessEqual(set(ids(report)), {"running-as-root"})
