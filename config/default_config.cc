@@ -25,6 +25,8 @@ log:                        # the proxy's own log, on stderr: counts and ids, ne
 
 limits:
   max_line_bytes: 1MiB      # a longer line is dropped and counted, never forwarded in part
+  max_scan_bytes_per_line: 16MiB    # per-line work budget: bytes run through detector patterns
+  max_decoded_bytes_per_line: 1MiB  # ... and JSON decoded from strings; over it: over_budget
   max_connections: 10000    # over it, a new connection is closed at once
   idle_timeout: 5m          # a client that sends nothing for this long is disconnected; 0: never
   shutdown_timeout: 10s     # on SIGTERM/SIGINT: how long queued lines may take to reach the sinks
@@ -46,6 +48,29 @@ sinks:
     reconnect_min: 100ms      # tcp: the first retry delay; it doubles, with jitter, up to
     reconnect_max: 5s         # this
     connect_timeout: 5s       # tcp: an attempt that takes longer fails and is retried
+
+# Not enabled here; see README.md ("Running the proxy") for every key.
+#
+# admin:                      # /metrics, /healthz, /readyz, /rules; on by default at this address
+#   listen: 127.0.0.1:9464    # or `off`; a non-loopback address also needs `allow_public: true`
+#
+# An HTTPS listener for webhooks, authenticated, and an HTTPS sink (Loki):
+#   - name: webhooks
+#     listen: https://0.0.0.0:8443
+#     allow_public: true
+#     tls: {cert_file: /etc/scrubproxy/tls.crt, key_file: /etc/scrubproxy/tls.key}
+#     http:
+#       api_keys: [{id: kobo, key: "${env:SCRUBPROXY_KOBO_KEY}"}]
+#     rules: [kobo-redact, pii-detectors]
+#     sinks: [loki]
+# sinks:
+#   - name: loki
+#     address: https://loki.example.org/loki/api/v1/push
+#     http: {format: loki, labels: {job: openfn}}
+#
+# alerts:                     # when detectors fire inside records: a warning per listener and
+#   webhook_url: ${env:SCRUBPROXY_ALERT_WEBHOOK}  # window, and a Slack-compatible POST
+#   window: 5m
 )yaml";
 
 } // namespace
