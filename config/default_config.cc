@@ -37,6 +37,11 @@ listeners:
                                   # address also needs `allow_public: true`
     rules: [openfn-retry-ids]     # rule files or shipped packs, loaded as one rule set
     sinks: [stdout]               # every line that passes goes to each of these
+  - name: webhooks
+    listen: http://127.0.0.1:8088 # POST /v1/logs: NDJSON, or JSON (an object or an array);
+                                  # https:// with a `tls:` block; `http:` for auth and limits
+    rules: [openfn-retry-ids]
+    sinks: [stdout]
 
 sinks:
   - name: stdout
@@ -54,7 +59,7 @@ sinks:
 # admin:                      # /metrics, /healthz, /readyz, /rules; on by default at this address
 #   listen: 127.0.0.1:9464    # or `off`; a non-loopback address also needs `allow_public: true`
 #
-# An HTTPS listener for webhooks, authenticated, and an HTTPS sink (Loki):
+# An HTTPS listener for webhooks from other hosts, authenticated, and an HTTPS sink (Loki):
 #   - name: webhooks
 #     listen: https://0.0.0.0:8443
 #     allow_public: true

@@ -62,11 +62,15 @@ TEST_CASE("the embedded default is the documented example, byte for byte, and it
   auto loaded = loadConfigFromText(defaultConfigText(), kDefaultConfigName);
   REQUIRE(loaded.ok());
   const ProxyConfig& config = *loaded;
-  REQUIRE(config.listeners.size() == 1);
+  REQUIRE(config.listeners.size() == 2); // JSON lines over TCP, and HTTP POST (DESIGN.md)
   CHECK(config.listeners[0].address.url() == "tcp://127.0.0.1:5170");
-  CHECK(config.listeners[0].rules == std::vector<std::string>{"openfn-retry-ids"});
-  CHECK(config.listeners[0].sinks == std::vector<std::string>{"stdout"});
-  CHECK_FALSE(config.listeners[0].allow_public);
+  CHECK(config.listeners[1].address.url() == "http://127.0.0.1:8088");
+  for (const auto& listener : config.listeners) {
+    CHECK(listener.rules == std::vector<std::string>{"openfn-retry-ids"});
+    CHECK(listener.sinks == std::vector<std::string>{"stdout"});
+    CHECK_FALSE(listener.allow_public);
+    CHECK_FALSE(listener.address.tls);
+  }
   REQUIRE(config.sinks.size() == 1);
   CHECK(config.sinks[0].address.kind == Address::Kind::Stdout);
   CHECK(config.sinks[0].max_buffer_bytes == 64u << 20);
