@@ -711,7 +711,11 @@ private:
   void loadHttp(const YAML::Node& node, HttpListenerConfig& http) {
     checkKeys(node, "listeners.http: ",
               {"path", "max_body_bytes", "max_decompressed_bytes", "max_header_bytes", "api_keys",
-               "api_key_header", "basic_users", "max_auth_failures", "auth_failure_window", "ack"});
+               "api_key_header", "basic_users", "max_auth_failures", "auth_failure_window", "ack",
+               "request_timeout"});
+    if (const auto n = node["request_timeout"]) {
+      http.request_timeout = duration(n, "listeners.http.request_timeout");
+    }
     if (const auto n = node["ack"]) {
       const std::string text = scalar(n, "listeners.http.ack");
       if (text == "queue") {

@@ -149,7 +149,10 @@ struct HttpListenerConfig {
   uint64_t max_body_bytes = 8 << 20;          // as received (413 above)
   uint64_t max_decompressed_bytes = 32 << 20; // after gzip (413 above)
   uint64_t max_header_bytes = 16 << 10;       // request line + headers (431 above)
-  std::vector<HttpApiKey> api_keys;           // `Authorization: Bearer KEY` or `api_key_header`
+  // A request must arrive whole within this time of its first byte (408 after): a client that
+  // trickles bytes to keep a connection busy is cut off. 0: no limit but the idle timeout.
+  std::chrono::milliseconds request_timeout{30000};
+  std::vector<HttpApiKey> api_keys; // `Authorization: Bearer KEY` or `api_key_header`
   std::string api_key_header = "X-API-Key";
   std::vector<HttpBasicUser> basic_users;
   unsigned max_auth_failures = 10; // per peer address and window, then 429

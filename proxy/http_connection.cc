@@ -76,9 +76,7 @@ bool HttpConnection::start() {
   if (listener_.tls != nullptr) {
     tls_ = std::make_unique<tls::TlsSession>(listener_.tls->get());
   }
-  if (config.limits.idle_timeout.count() > 0) {
-    restartTimer(static_cast<uint64_t>(config.limits.idle_timeout.count()));
-  }
+  armTimer();
   if (const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&io_), onAlloc, onRead); rc < 0) {
     close(uv_strerror(rc));
     return true;
@@ -91,8 +89,33 @@ void HttpConnection::restartTimer(uint64_t ms) {
   uv_timer_start(&timer_, onTimer, ms, 0);
 }
 
+void HttpConnection::armTimer() {
+  // The idle timeout restarts at every read, so it cannot stop a client that trickles a request
+  // in a byte at a time (slowloris): the request's own deadline, set at its first byte, can.
+  const auto idle = worker_.config().limits.idle_timeout.count();
+  uint64_t ms = idle > 0 ? static_cast<uint64_t>(idle) : 0;
+  if (request_deadline_ms_ > 0) {
+    const uint64_t now = uv_now(worker_.loop());
+    const uint64_t left = request_deadline_ms_ > now ? request_deadline_ms_ - now : 1;
+    ms = ms == 0 ? left : std::min(ms, left);
+  }
+  if (ms > 0) {
+    restartTimer(ms);
+  } else {
+    uv_timer_stop(&timer_);
+  }
+}
+
 void HttpConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<HttpConnection*>(timer->data);
+  if (self->state_ == State::Open && self->request_deadline_ms_ > 0 &&
+      uv_now(self->worker_.loop()) >= self->request_deadline_ms_) {
+    self->request_deadline_ms_ = 0;
+    connLog().info("connection {} from {}: request not complete within {}ms: 408", self->id_,
+                   self->peer_, self->listener_.config->http.request_timeout.count());
+    self->onReject(408, {}, true);
+    return;
+  }
   if (self->state_ == State::Lingering) {
     self->close("rejected request");
     return;
@@ -140,10 +163,7 @@ void HttpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   if (self->state_ != State::Open) {
     return;
   }
-  const auto& limits = self->worker_.config().limits;
-  if (limits.idle_timeout.count() > 0) {
-    self->restartTimer(static_cast<uint64_t>(limits.idle_timeout.count()));
-  }
+  self->armTimer();
   if (self->tls_) {
     self->tls_->feed(std::string_view(buf->base, n));
     self->pumpTls();
@@ -195,6 +215,9 @@ bool HttpConnection::pumpTls() {
 // --- requests (HttpRequestHandler) ------------------------------------------------------------
 
 void HttpConnection::onRequestBegin() {
+  const auto timeout = listener_.config->http.request_timeout.count();
+  request_deadline_ms_ = timeout > 0 ? uv_now(worker_.loop()) + static_cast<uint64_t>(timeout) : 0;
+  armTimer();
   ++requests_;
   request_records_ = 0;
   request_forwarded_ = 0;
@@ -243,6 +266,8 @@ void HttpConnection::onContinue() {
 }
 
 void HttpConnection::onRequest(std::string& body, HttpBodyType type, bool keep_alive) {
+  request_deadline_ms_ = 0;
+  armTimer(); // back to the idle timeout: the deadline may be armed and is no longer due
   if (listener_.pressured()) {
     worker_.stats().http_busy.add();
     wipe(body);
@@ -367,10 +392,7 @@ void HttpConnection::flushAnswers() {
     return;
   }
   // Carry on reading the client.
-  const auto& limits = worker_.config().limits;
-  if (limits.idle_timeout.count() > 0) {
-    restartTimer(static_cast<uint64_t>(limits.idle_timeout.count()));
-  }
+  armTimer();
   if (!reading_) {
     if (const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&io_), onAlloc, onRead);
         rc < 0) {
@@ -411,6 +433,8 @@ void HttpConnection::forward(std::string_view text) {
 // --- answers -----------------------------------------------------------------------------------
 
 void HttpConnection::onReject(int status, const std::string& extra_headers, bool close) {
+  request_deadline_ms_ = 0;
+  armTimer();
   if (state_ != State::Open) {
     return;
   }

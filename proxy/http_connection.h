@@ -102,6 +102,8 @@ private:
   void startLinger();
   void close(const std::string& why);
   void restartTimer(uint64_t ms);
+  // Arms the timer for the idle timeout or the current request's deadline, whichever is first.
+  void armTimer();
 
   Worker& worker_;
   ListenerRuntime& listener_;
@@ -118,7 +120,8 @@ private:
   std::string peer_ip_; // for the failed-authentication limiter
   std::unique_ptr<char[]> read_buffer_;
   HttpRequestParser parser_;
-  uint64_t linger_bytes_ = 0; // read and discarded while lingering
+  uint64_t linger_bytes_ = 0;        // read and discarded while lingering
+  uint64_t request_deadline_ms_ = 0; // loop time by which the current request must be whole
   std::unique_ptr<tls::TlsSession> tls_;
   std::unique_ptr<char[]> ciphertext_; // https:// only: what one read takes from the socket
   bool tls_established_ = false;

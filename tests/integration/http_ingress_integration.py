@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,6 +73,81 @@ class HttpIngress(unittest.TestCase):
         if auth:
             args += ["-H", "Authorization: Bearer " + auth]
         return self.curl(*(args + [url]))
+
+    def test_slow_client(self):
+        """A client that trickles its request in (slowloris) is answered 408 and cut off once
+        listeners.http.request_timeout has passed since the request's first byte, although it
+        never goes idle; a keep-alive connection quiet between requests is not affected."""
+        proxy, sink, url = self.start("    http:\n      request_timeout: 1s\n")
+        port = int(url.split(":")[2].split("/")[0])
+        record = pi.job_line(1)
+        request = (b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(record)) + record
+
+        with socket.create_connection(("127.0.0.1", port), timeout=pi.DEADLINE) as slow:
+            started = time.monotonic()
+            answer = b""
+            for i in range(len(request)):  # one byte every 100 ms: never idle, never done
+                try:
+                    slow.sendall(request[i:i + 1])
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                slow.settimeout(0.1)
+                try:
+                    chunk = slow.recv(4096)
+                except socket.timeout:
+                    continue
+                answer += chunk
+                if not chunk or b"\r\n\r\n" in answer:
+                    break
+            elapsed = time.monotonic() - started
+            self.assertTrue(answer.startswith(b"HTTP/1.1 408 "), answer)
+            self.assertGreaterEqual(elapsed, 0.9)
+            self.assertLess(elapsed, 5)
+            slow.settimeout(pi.DEADLINE)
+            while slow.recv(4096):  # then the proxy closes the connection
+                pass
+        proxy.log.wait_for(r"request not complete within 1000ms: 408")
+
+        # A whole request, a pause longer than request_timeout, another request: both 200.
+        with socket.create_connection(("127.0.0.1", port), timeout=pi.DEADLINE) as conn:
+            for _ in range(2):
+                conn.sendall(request)
+                answer = b""
+                while b"}" not in answer:
+                    chunk = conn.recv(4096)
+                    self.assertTrue(chunk, "closed by the proxy after: %r" % answer)
+                    answer += chunk
+                self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+                time.sleep(1.3)  # the time under test, not a synchronisation
+        sink.wait_count(2)
+
+    def test_busy_sink_answers_503(self):
+        """With the sink above its high watermark (a sink that stops reading), a request is
+        answered 503 with Retry-After instead of being queued: backpressure over HTTP."""
+        sink = self.sink(rate=1).listen()  # reads one byte a second: the queue fills up
+        config = self.write("busy.yaml", (
+            "version: 1\nworkers: 1\nlog:\n  stats_interval: 0\n"
+            "listeners:\n  - name: web\n    listen: http://127.0.0.1:0\n"
+            "    rules: [openfn-retry-ids]\n    sinks: [out]\n"
+            "sinks:\n  - name: out\n    address: tcp://127.0.0.1:%d\n"
+            "    max_buffer_bytes: 1MiB\n") % sink.port)
+        proxy = self.proxy("--config", config)
+        found = proxy.log.wait_for(r"listening on http://127\.0\.0\.1:(\d+) ")
+        url = "http://127.0.0.1:%s/v1/logs" % found[0].group(1)
+        big = b"".join(pi.job_line(i, ',"_id2":%d' % i) for i in range(1, 3001))
+        path = os.path.join(self.workdir, "big.ndjson")
+        with open(path, "wb") as f:
+            f.write(big)
+        codes = []
+        deadline = time.monotonic() + pi.DEADLINE
+        while 503 not in codes and time.monotonic() < deadline:
+            got, _, text = self.curl("-D", "-", "-H", "Content-Type: application/x-ndjson",
+                                     "--data-binary", "@" + path, url)
+            codes += got
+        self.assertIn(503, codes)
+        self.assertIn("Retry-After: 1", text)
+        self.assertIn('{"error":"sink busy, retry later"}', text)
 
     def test_http10_keep_alive(self):
         """An HTTP/1.0 client asking for keep-alive gets it said in the answer and its second
