@@ -52,6 +52,29 @@ class Pki:
         return cert, key
 
 
+    def issue_expired(self, name, cn, serial, san="DNS:localhost,IP:127.0.0.1"):
+        """Like issue(), valid for one day in 2020: `openssl x509 -req` cannot backdate in
+        OpenSSL 3.0, `openssl ca` with -startdate/-enddate can."""
+        cert, key, csr, ext, cnf = (self.path(name + s)
+                                    for s in (".crt", ".key", ".csr", ".ext", ".cnf"))
+        db, serial_file = self.path(name + ".index"), self.path(name + ".serial")
+        open(db, "w").close()
+        with open(serial_file, "w") as f:
+            f.write("%04X\n" % serial)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        with open(cnf, "w") as f:
+            f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=%s\nserial=%s\nnew_certs_dir=%s\n"
+                    "default_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n"
+                    % (db, serial_file, self.dir))
+        self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
+        self._run("ca", "-batch", "-config", cnf, "-cert", self.ca, "-keyfile", self.ca_key,
+                  "-in", csr, "-out", cert, "-notext", "-extfile", ext,
+                  "-startdate", "20200101000000Z", "-enddate", "20200102000000Z")
+        return cert, key
+
+
 class TlsSyslogNg(pi.SyslogNg):
     """The real syslog-ng of proxy_integration.py, with a TLS source instead of plain TCP."""
 
@@ -160,6 +183,21 @@ class TlsIntegration(TlsBase):
         rc, stats = proxy.stop()
         self.assertEqual(rc, 0)
         self.assertEqual(stats["forwarded"], 3)
+
+    def test_expired_certificate(self):
+        """A proxy serving an expired certificate is refused by a verifying client, and nothing
+        is forwarded."""
+        pki = self.pki()
+        self.cert, self.key = pki.issue_expired("expired", "localhost", 1500)
+        proxy, sink, port = self.start("https")
+        rc, out, err = self.curl("https://localhost:%d/v1/logs" % port, pi.job_line(1),
+                                 "--cacert", pki.ca)
+        self.assertEqual(rc, 60, err)  # CURLE_PEER_FAILED_VERIFICATION
+        self.assertIn("expired", err)
+        proxy.log.wait_for(r"closed \(TLS: .*certificate expired")
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["forwarded"], 0)
 
     def test_https_client_certificates(self):
         pki = self.pki()
