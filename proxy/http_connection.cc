@@ -191,22 +191,10 @@ bool HttpConnection::pumpTls() {
   if (state_ == State::Closing) {
     return false;
   }
-  const int rc = tls::sendPending(*tls_, reinterpret_cast<uv_stream_t*>(&io_));
-  if (!tls_established_ && tls_->handshakeDone()) {
-    tls_established_ = true;
-    connLog().info("connection {}: TLS established ({}{})", id_, tls_->description(),
-                   tls_->peerSubject().empty() ? "" : ", client " + tls_->peerSubject());
-  }
-  if (tls_->failed()) {
-    close("TLS: " + tls_->error());
-    return false;
-  }
-  if (status == tls::TlsSession::ReadStatus::Closed) {
-    close("closed by the client (close_notify)");
-    return false;
-  }
-  if (rc < 0) {
-    close(uv_strerror(rc));
+  const tls::PumpEnd end =
+      tls::finishRound(*tls_, reinterpret_cast<uv_stream_t*>(&io_), status, tls_established_, id_);
+  if (end.kind != tls::PumpEnd::Kind::Open) {
+    close(end.why);
     return false;
   }
   return true;

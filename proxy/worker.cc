@@ -583,26 +583,14 @@ bool Connection::pumpTls() {
     worker_.afterRead(listener_);
   }
   // Handshake messages, or the alert that tells the client why it failed.
-  const int rc = tls::sendPending(*tls_, &io_.stream);
-  if (!tls_established_ && tls_->handshakeDone()) {
-    tls_established_ = true;
-    connLog().info("connection {}: TLS established ({}{})", id_, tls_->description(),
-                   tls_->peerSubject().empty() ? "" : ", client " + tls_->peerSubject());
-  }
-  if (tls_->failed()) {
+  const tls::PumpEnd end = tls::finishRound(*tls_, &io_.stream, status, tls_established_, id_);
+  using Kind = tls::PumpEnd::Kind;
+  if (end.kind == Kind::Failed || end.kind == Kind::PeerClosed) {
     finishFraming();
     worker_.afterRead(listener_);
-    close("TLS: " + tls_->error());
-    return false;
   }
-  if (status == tls::TlsSession::ReadStatus::Closed) {
-    finishFraming();
-    worker_.afterRead(listener_);
-    close("closed by the client (close_notify)");
-    return false;
-  }
-  if (rc < 0) {
-    close(uv_strerror(rc));
+  if (end.kind != Kind::Open) {
+    close(end.why);
     return false;
   }
   return true;

@@ -2,6 +2,8 @@
 
 #include <memory>
 
+#include "proxy/logging.h"
+
 namespace scrub::proxy::tls {
 namespace {
 
@@ -39,6 +41,26 @@ int sendPending(TlsSession& session, uv_stream_t* stream) {
   }
   write.release(); // freed in onWritten
   return 0;
+}
+
+PumpEnd finishRound(TlsSession& session, uv_stream_t* stream, TlsSession::ReadStatus last,
+                    bool& established, uint64_t connection_id) {
+  const int rc = sendPending(session, stream);
+  if (!established && session.handshakeDone()) {
+    established = true;
+    connLog().info("connection {}: TLS established ({}{})", connection_id, session.description(),
+                   session.peerSubject().empty() ? "" : ", client " + session.peerSubject());
+  }
+  if (session.failed()) {
+    return {PumpEnd::Kind::Failed, "TLS: " + session.error()};
+  }
+  if (last == TlsSession::ReadStatus::Closed) {
+    return {PumpEnd::Kind::PeerClosed, "closed by the client (close_notify)"};
+  }
+  if (rc < 0) {
+    return {PumpEnd::Kind::WriteFailed, uv_strerror(rc)};
+  }
+  return {};
 }
 
 } // namespace scrub::proxy::tls

@@ -17,4 +17,23 @@ namespace scrub::proxy::tls {
 // connection is then broken; the caller closes it).
 int sendPending(TlsSession& session, uv_stream_t* stream);
 
+// How a connection stands after a round of reading what `session` decrypted.
+struct PumpEnd {
+  enum class Kind : uint8_t {
+    Open,        // carry on
+    Failed,      // the TLS session failed (handshake or record): `why` says how
+    PeerClosed,  // the peer sent close_notify
+    WriteFailed, // sending the session's output failed
+  };
+  Kind kind = Kind::Open;
+  std::string why; // for the connection's close log line
+};
+
+// The end of every TLS read round, for line and HTTP connections alike: sends what the session
+// has for the peer (handshake messages, the alert that says why it failed), logs the
+// established handshake once (`established` remembers), and says whether the connection must
+// close. `last` is the status of the round's last read.
+PumpEnd finishRound(TlsSession& session, uv_stream_t* stream, TlsSession::ReadStatus last,
+                    bool& established, uint64_t connection_id);
+
 } // namespace scrub::proxy::tls
