@@ -20,7 +20,9 @@ case "$flavour" in
   asan)
     bash scripts/build.sh asan >/dev/null
     rm -rf "$reports" && mkdir -p "$reports"
-    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$reports/asan
+    # disable_coredump=0: ASan turns core dumps off by default, which the doctor's
+    # core-dumps-possible check (tests/integration/doctor_integration.py) would then not see.
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:disable_coredump=0:log_path=$reports/asan
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
     build/asan/tests/scrub_tests || status=1
     ctest --test-dir build/asan --output-on-failure --timeout 900 -j2 -L 'integration|fuzz|leak' ||
