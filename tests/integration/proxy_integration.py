@@ -667,6 +667,10 @@ class ProxyIntegration(unittest.TestCase):
         self.assertIn("openat(", trace)  # the trace did record the proxy's opens
         writes = [l for l in trace.splitlines()
                   if re.search(r"\bcreat\(|O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND", l)]
+        if SANITIZED == "tsan":
+            # ThreadSanitizer's runtime maps a scratch file of its own in TMPDIR (and removes it:
+            # the working directory is still checked empty above); it never holds payload.
+            writes = [l for l in writes if not re.search(r'/tsan\.rodata\.\d+"', l)]
         self.assertEqual(writes, [])
 
     def test_stdout_sink_lines_never_interleave(self):
