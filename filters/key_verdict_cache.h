@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "rules/equal_bytes.h"
+
 namespace scrub::filters {
 
 struct KeyVerdict {
@@ -47,7 +49,7 @@ public:
       if (!slot.used) {
         return nullptr;
       }
-      if (slot.key == key) {
+      if (rules::equalBytes(slot.key, key)) {
         return &slot.verdict;
       }
     }
@@ -69,7 +71,7 @@ public:
         ++entries_;
         return;
       }
-      if (slot.key == key) {
+      if (rules::equalBytes(slot.key, key)) {
         return;
       }
     }

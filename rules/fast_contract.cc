@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "rules/equal_bytes.h"
+
 namespace scrub::rules {
 namespace {
 
@@ -103,7 +105,7 @@ std::optional<FastContract> FastContract::recognise(std::string_view pattern) {
 bool FastContract::matches(std::string_view text) const {
   if (kind_ == Kind::Literals) {
     for (const auto& literal : literals_) {
-      if (literal == text) {
+      if (equalBytes(literal, text)) {
         return true;
       }
     }

@@ -64,6 +64,7 @@ Result<PathAutomaton> PathAutomaton::build(const std::vector<PathPattern>& patte
       const StateId next = intern(scratch);
       if (next != state.other) {
         state.literals.emplace_back(key, next);
+        state.literal_lengths |= lengthBit(key.size());
       }
     }
     nfa.stepIndex(set, scratch);

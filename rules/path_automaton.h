@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/equal_bytes.h"
 #include "rules/path_matcher.h"
 #include "rules/result.h"
 
@@ -36,25 +37,15 @@ public:
   // `by_wildcard` is set when no pattern names `key` literally here: only `*` or `**` let it
   // through, so the key itself is payload nobody vetted.
   StateId stepKey(StateId state, std::string_view key, bool& by_wildcard) const {
-    by_wildcard = false;
     const State& s = states_[state];
-    for (const auto& [literal, next] : s.literals) {
-      if (literal.size() == key.size() && (key.empty() || literal[0] == key[0]) && literal == key) {
-        return next;
-      }
-    }
-    by_wildcard = s.other != kDead;
-    return s.other;
+    const StateId* named = findLiteral(s, key);
+    by_wildcard = named == nullptr && s.other != kDead;
+    return named != nullptr ? *named : s.other;
   }
   StateId stepKey(StateId state, std::string_view key) const {
     const State& s = states_[state];
-    for (const auto& [literal, next] : s.literals) {
-      // Length and first byte settle almost every mismatch without a call to memcmp.
-      if (literal.size() == key.size() && (key.empty() || literal[0] == key[0]) && literal == key) {
-        return next;
-      }
-    }
-    return s.other;
+    const StateId* named = findLiteral(s, key);
+    return named != nullptr ? *named : s.other;
   }
   StateId stepIndex(StateId state) const { return states_[state].index; }
   const StateInfo& info(StateId state) const { return states_[state].info; }
@@ -67,10 +58,27 @@ public:
 private:
   struct State {
     std::vector<std::pair<std::string, StateId>> literals;
+    uint64_t literal_lengths = 0; // lengthBit() of every literal: most keys are ruled out by it
+
     StateId other = kDead;
     StateId index = kDead;
     StateInfo info;
   };
+  // Bit `size` (63 for any longer key) of a mask of key lengths.
+  static uint64_t lengthBit(size_t size) { return uint64_t{1} << (size < 63 ? size : 63); }
+
+  static const StateId* findLiteral(const State& s, std::string_view key) {
+    if ((s.literal_lengths & lengthBit(key.size())) == 0) {
+      return nullptr;
+    }
+    for (const auto& [literal, next] : s.literals) {
+      if (equalBytes(literal, key)) {
+        return &next;
+      }
+    }
+    return nullptr;
+  }
+
   std::vector<State> states_;
   StateId start_ = kDead;
 };

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "rules/digest.h"
+#include "rules/equal_bytes.h"
 
 namespace scrub::rules {
 
@@ -25,7 +26,7 @@ std::string_view actionName(Action action) {
 
 bool RuleSet::envelope_key(std::string_view key) const {
   for (const auto& name : envelope) {
-    if (name.size() == key.size() && (key.empty() || name[0] == key[0]) && name == key) {
+    if (equalBytes(name, key)) {
       return true;
     }
   }
