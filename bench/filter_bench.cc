@@ -85,9 +85,11 @@ void verify(const Corpus& c, const scrub::rules::RuleSet& rules, bool expect_nam
   }
 }
 
-void runFilter(benchmark::State& state, const scrub::rules::RuleSet& rules) {
+void runFilter(benchmark::State& state, const scrub::rules::RuleSet& rules,
+               bool dom_fast_path = true) {
   const Corpus& c = corpus();
   scrub::filters::LineFilter filter;
+  filter.setDomFastPath(dom_fast_path);
   scrub::filters::FilterCounters counters;
   std::string out;
   out.reserve(1 << 16);
@@ -99,6 +101,9 @@ void runFilter(benchmark::State& state, const scrub::rules::RuleSet& rules) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.payload_bytes));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.lines.size()));
+  // The share of lines the allowlist's DOM fast path decided (line_filter_dom.cc).
+  state.counters["dom_share"] = static_cast<double>(filter.domFastPathLines()) /
+                                static_cast<double>(state.iterations() * c.lines.size());
 }
 
 void BM_Filter_OpenfnRetryIds(benchmark::State& state) {
@@ -106,6 +111,13 @@ void BM_Filter_OpenfnRetryIds(benchmark::State& state) {
   static const bool checked = (verify(corpus(), *rules, true), true);
   (void)checked;
   runFilter(state, *rules);
+}
+
+// The same with the DOM fast path off: every line through the On Demand walk, as lines with a
+// backslash and rule sets with detectors are.
+void BM_Filter_OpenfnRetryIdsOnDemand(benchmark::State& state) {
+  static const auto rules = load({"openfn-retry-ids"});
+  runFilter(state, *rules, false);
 }
 
 void BM_Filter_KoboRedactPiiDetectors(benchmark::State& state) {
@@ -118,7 +130,7 @@ void BM_Filter_KoboRedactPiiDetectors(benchmark::State& state) {
 }
 
 // Experiment: a rule set with no `**` paths, to see what finding ids at any depth costs.
-void BM_Filter_TopLevelOnly(benchmark::State& state) {
+const scrub::rules::RuleSet& topLevelRules() {
   static const auto rules = [] {
     auto loaded = scrub::rules::loadRulesFromText(
         "version: 1\nname: top\nkeep:\n  - path: level\n    value: '(info|debug)'\n  - path: _id\n "
@@ -126,9 +138,17 @@ void BM_Filter_TopLevelOnly(benchmark::State& state) {
         "top.yaml");
     return loaded->rules;
   }();
-  runFilter(state, *rules);
+  return *rules;
+}
+
+void BM_Filter_TopLevelOnly(benchmark::State& state) {
+  runFilter(state, topLevelRules());
+}
+void BM_Filter_TopLevelOnlyOnDemand(benchmark::State& state) {
+  runFilter(state, topLevelRules(), false);
 }
 BENCHMARK(BM_Filter_TopLevelOnly);
+BENCHMARK(BM_Filter_TopLevelOnlyOnDemand);
 
 void BM_SimdjsonDomParse(benchmark::State& state) {
   const Corpus& c = corpus();
@@ -232,6 +252,7 @@ BENCHMARK(BM_SimdjsonDomParse);
 BENCHMARK(BM_SimdjsonOnDemandFullWalk);
 BENCHMARK(BM_SimdjsonOnDemandIterate);
 BENCHMARK(BM_Filter_OpenfnRetryIds);
+BENCHMARK(BM_Filter_OpenfnRetryIdsOnDemand);
 BENCHMARK(BM_Filter_KoboRedactPiiDetectors);
 
 BENCHMARK_MAIN();

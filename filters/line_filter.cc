@@ -4,6 +4,7 @@
 #include <optional>
 #include <span>
 
+#include "filters/embedded_json.h"
 #include "filters/json_escape.h"
 #include "filters/pseudonymizer.h"
 
@@ -86,22 +87,6 @@ bool isJsonNumber(std::string_view s) {
     }
   }
   return i == s.size();
-}
-
-bool looksLikeJsonContainer(std::string_view text) {
-  size_t b = 0;
-  size_t e = text.size();
-  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
-  while (b < e && space(text[b])) {
-    ++b;
-  }
-  while (e > b && space(text[e - 1])) {
-    --e;
-  }
-  if (e - b < 2) {
-    return false;
-  }
-  return (text[b] == '{' && text[e - 1] == '}') || (text[b] == '[' && text[e - 1] == ']');
 }
 
 } // namespace
@@ -584,7 +569,7 @@ struct LineFilter::Walk {
         if (scalar(value, type, raw, text) == Out::Failed) {
           return Out::Failed;
         }
-        const int rule = contractMatch(info, text);
+        const int rule = rules.firstKeepRuleFor(info, text);
         if (rule >= 0) {
           ++counters.keep[rule].kept;
           ++counters.fields_exempt;
@@ -633,7 +618,7 @@ struct LineFilter::Walk {
       if (scalar(value, type, raw, text) == Out::Failed) {
         return Out::Failed;
       }
-      const int rule = contractMatch(info, text);
+      const int rule = rules.firstKeepRuleFor(info, text);
       if (rule >= 0) {
         ++counters.keep[rule].kept;
         return writeScanned(raw, text, ctx, out, rules.keep[rule].name);
@@ -673,16 +658,6 @@ struct LineFilter::Walk {
     ++counters.fields_unmatched;
     report(Decision::Unmatched, {}, text);
     return Out::Dropped;
-  }
-
-  // The first accepting keep rule whose contract the text fully matches, or -1.
-  int contractMatch(const PathAutomaton::StateInfo& info, std::string_view text) {
-    for (uint32_t rule : info.accepted) {
-      if (rules.keep[rule].contractHolds(text)) {
-        return static_cast<int>(rule);
-      }
-    }
-    return -1;
   }
 
   Out contractFailed(const PathAutomaton::StateInfo& info, std::string_view text) {
@@ -953,6 +928,11 @@ struct LineFilter::Walk {
 LineFilter::LineFilter(FilterLimits limits) : limits_(limits) {
   spans_.reserve(16);
   set_hits_.reserve(16);
+  keep_events_.reserve(16);
+  // One level more than the walk allows, because simdjson counts the levels it refuses: a line
+  // nested deeper than max_depth fails the DOM parse and is judged by the On Demand walk.
+  dom_ready_ = limits_.max_depth < kDomMaxDepth &&
+               dom_parser_.allocate(4096, limits_.max_depth + 1) == simdjson::SUCCESS;
 }
 
 LineFilter::~LineFilter() {
@@ -1005,6 +985,13 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
       counters.detectors.size() != rules.detectors.size()) {
     counters.sizeFor(rules);
   }
+  if (domFits(rules, trace)) {
+    size_t top_content = 0;
+    const DomResult fast = filterDom(line, rules, out, counters, top_content);
+    if (fast != DomResult::Fallback) {
+      return finishLine(fast == DomResult::Written, top_content, rules, out, counters);
+    }
+  }
   od::document document;
   if (auto error = parser_.iterate(line.data(), line.size(), capacity).get(document)) {
     return drop(reasonFor(error));
@@ -1036,10 +1023,17 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
   if (!document.current_location().get(trailing)) {
     return drop(DropReason::InvalidJson);
   }
-  if (rules.drop_empty && walk.top_content == 0) {
-    return drop(DropReason::Empty);
+  return finishLine(result == Out::Written, walk.top_content, rules, out, counters);
+}
+
+DropReason LineFilter::finishLine(bool written, size_t top_content, const rules::RuleSet& rules,
+                                  std::string& out, FilterCounters& counters) {
+  if (rules.drop_empty && top_content == 0) {
+    out.clear();
+    ++counters.dropped[static_cast<size_t>(DropReason::Empty)];
+    return DropReason::Empty;
   }
-  if (result == Out::Dropped) {
+  if (!written) {
     out.assign("{}");
   }
   ++counters.lines_out;

@@ -89,13 +89,37 @@ public:
   void setTraceValues(bool show) { trace_values_ = show; }
   const FilterLimits& limits() const { return limits_; }
 
+  // The allowlist's fast path over simdjson's DOM (line_filter_dom.cc) is on by default; tests
+  // and the fuzz target turn it off to check that both walks agree.
+  void setDomFastPath(bool on) { dom_fast_path_ = on; }
+  // Lines the fast path decided (the others went, or went back, to the On Demand walk).
+  uint64_t domFastPathLines() const { return dom_lines_; }
+
 private:
   struct Walk;
+  struct DomWalk;
   struct Embedded;
+  enum class DomResult : uint8_t { Written, Dropped, Fallback };
+
+  bool domFits(const rules::RuleSet& rules, const FilterTrace* trace) const;
+  DomResult filterDom(std::string_view line, const rules::RuleSet& rules, std::string& out,
+                      FilterCounters& counters, size_t& top_content);
+  // The end both walks share: empty lines, `{}`, the output counters.
+  DropReason finishLine(bool written, size_t top_content, const rules::RuleSet& rules,
+                        std::string& out, FilterCounters& counters);
 
   FilterLimits limits_;
   simdjson::ondemand::parser parser_;
-  simdjson::dom::parser validator_; // only for telling non-objects from invalid JSON
+  simdjson::dom::parser validator_;   // only for telling non-objects from invalid JSON
+  simdjson::dom::parser dom_parser_;  // the fast path's; depth limited like the walk
+  std::vector<uint32_t> keep_events_; // the fast path's keep-rule counts, held until it decides
+  static constexpr size_t kDomMaxDepth = 1024; // On Demand's own limit; beyond, no fast path
+  // Longer lines take the On Demand walk: the DOM parser keeps buffers of about ten times the
+  // longest line it has seen, for the life of the worker.
+  static constexpr size_t kDomMaxLineBytes = 64 << 10;
+  bool dom_ready_ = false;
+  bool dom_fast_path_ = true;
+  uint64_t dom_lines_ = 0;
   std::string copy_buffer_;
   std::vector<rules::MatchSpan> spans_;
   std::vector<int> set_hits_;

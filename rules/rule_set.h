@@ -111,6 +111,16 @@ public:
   std::vector<std::string> masks; // detectors index -> its mask text
   bool envelope_key(std::string_view key) const;
 
+  // The first keep rule accepting this automaton state whose value contract `text` meets, or -1.
+  int firstKeepRuleFor(const PathAutomaton::StateInfo& info, std::string_view text) const {
+    for (uint32_t rule : info.accepted) {
+      if (keep[rule].contractHolds(text)) {
+        return static_cast<int>(rule);
+      }
+    }
+    return -1;
+  }
+
   // Builds the derived members; fails when RE2 cannot compile a set (out of memory budget).
   Status finalize();
 

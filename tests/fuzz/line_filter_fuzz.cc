@@ -8,7 +8,9 @@
 //    wildcard_keys, and every scalar sits where a keep rule accepts it (or below a keep rule
 //    without a contract); a string elsewhere must be JSON the filter re-encoded, checked the
 //    same way from its own path;
-//  - a canary planted in a field the rules do not keep never leaves, not even a run of 6 bytes.
+//  - a canary planted in a field the rules do not keep never leaves, not even a run of 6 bytes;
+//  - the allowlist's DOM fast path decides each line exactly as the On Demand walk does: same
+//    drop reason, output and counters (filters/line_filter_dom.cc).
 //
 // The canary is planted around the fuzzer's bytes: the first byte picks where (top level, in an
 // object inside `message[]`, or inside JSON in a string in `message[]`), the rest continues the
@@ -121,6 +123,33 @@ struct RulePaths {
   }
 };
 
+// The same line through a filter with the DOM fast path and one without; each pair keeps its own
+// counters (and key cache) over the whole run, so they must stay equal input after input.
+void checkFastPathAgrees(const RuleSet& set, std::string_view line) {
+  struct Side {
+    explicit Side(bool dom_fast_path) { filter.setDomFastPath(dom_fast_path); }
+    scrub::filters::LineFilter filter;
+    scrub::filters::FilterCounters counters;
+    std::string out;
+  };
+  static Side fast(true);
+  static Side walk(false);
+  const auto fast_reason = fast.filter.filterCopy(line, set, fast.out, fast.counters);
+  const auto walk_reason = walk.filter.filterCopy(line, set, walk.out, walk.counters);
+  SCRUB_FUZZ_CHECK(fast_reason == walk_reason, "fast path: another drop reason");
+  SCRUB_FUZZ_CHECK(fast.out == walk.out, "fast path: other output");
+  const auto& a = fast.counters;
+  const auto& b = walk.counters;
+  bool same = a.lines_out == b.lines_out && a.bytes_out == b.bytes_out && a.dropped == b.dropped &&
+              a.fields_unmatched == b.fields_unmatched &&
+              a.fields_key_rejected == b.fields_key_rejected && a.keep.size() == b.keep.size();
+  for (size_t i = 0; same && i < a.keep.size(); ++i) {
+    same =
+        a.keep[i].kept == b.keep[i].kept && a.keep[i].contract_failed == b.keep[i].contract_failed;
+  }
+  SCRUB_FUZZ_CHECK(same, "fast path: other counters");
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -157,5 +186,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view run = kCanaryA.substr(i, kRun);
     SCRUB_FUZZ_CHECK(!containsRun(out_a, run) || containsRun(out_b, run), "canary leaked");
   }
+  checkFastPathAgrees(set, plant(data[0], kCanaryA, rest));
   return 0;
 }

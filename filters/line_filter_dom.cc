@@ -1,0 +1,296 @@
+// The allowlist's fast path: simdjson's DOM parser validates the whole line in one pass (grammar,
+// UTF-8, escapes, numbers, atoms, depth) at close to its full speed, and the walk then reads the
+// tape, where keys and strings are already unescaped and a subtree no rule reaches is skipped by
+// one jump. The On Demand walk (line_filter.cc) has to visit and check every value itself to fail
+// closed, which made it the larger half of the cost.
+//
+// The tape keeps values, not their bytes, so this path only takes lines whose output it can write
+// byte for byte as the On Demand walk would, and hands every other line back (Fallback) before it
+// has changed anything but its own scratch:
+//  - the rule set is an allowlist without detectors, nobody asked for a trace, and the scan budget
+//    cannot be exceeded by key checks alone (LineFilter::domFits);
+//  - the line holds no backslash: then every string's bytes between its quotes are its text
+//    (and it is at most kDomMaxLineBytes long, which bounds the DOM parser's memory);
+//  - the DOM parse succeeds: an invalid line is judged by the On Demand walk, which tells
+//    invalid_json, invalid_utf8 and too_deep apart (and passes 1e400, which the DOM rejects);
+//  - every number that is written is a non-zero integer (its text is then the decimal form of
+//    its value; a zero may have been written `-0`, a double in many ways);
+//  - no keep rule without a value contract is reached (below it everything is written as it was)
+//    and no string that may hold JSON is reached where a rule could look inside it.
+// Counter updates wait in LineFilter::keep_events_ until the line is decided, so a line handed
+// back is not counted twice. A differential test and the fuzz target check that both walks give
+// the same output, drop reason and counters.
+
+#include <charconv>
+
+#include "filters/embedded_json.h"
+#include "filters/line_filter.h"
+
+namespace scrub::filters {
+namespace {
+
+namespace dom = simdjson::dom;
+using rules::PathAutomaton;
+using rules::RuleSet;
+using StateId = PathAutomaton::StateId;
+
+// keep_events_ entries: a keep rule's index, with this bit set when its contract failed.
+constexpr uint32_t kContractFailedBit = 1u << 31;
+
+bool isContainer(dom::element_type type) {
+  return type == dom::element_type::OBJECT || type == dom::element_type::ARRAY;
+}
+
+} // namespace
+
+struct LineFilter::DomWalk {
+  enum class Out : uint8_t { Dropped, Written, Fallback };
+
+  LineFilter& f;
+  const RuleSet& rules;
+  size_t unmatched = 0;
+  size_t key_rejected = 0;
+  size_t top_content = 0;
+
+  bool tooDeep(size_t node_depth) const { return node_depth + 1 > f.limits_.max_depth; }
+
+  // The same cache and answer as the On Demand walk's keyVerdict, for rule sets without
+  // detectors (where only wildcard_ok is asked).
+  bool wildcardKeyOk(std::string_view key) {
+    if (const KeyVerdict* known = f.key_verdicts_.find(key)) {
+      return known->wildcard_ok;
+    }
+    const bool ok = !rules.wildcard_keys ||
+                    rules.wildcard_keys->Match(re2::StringPiece(key.data(), key.size()), 0,
+                                               key.size(), RE2::ANCHOR_BOTH, nullptr, 0);
+    f.key_verdicts_.insert(key, KeyVerdict{-1, -1, ok});
+    return ok;
+  }
+
+  // The On Demand walk's dropPlainScalar: true when the value is a scalar no keep rule accepts
+  // and no rule can find JSON in, so it is dropped without writing its key.
+  bool plainDrop(dom::element value, StateId state) const {
+    if (!rules.paths.info(state).accepted.empty()) {
+      return false;
+    }
+    const dom::element_type type = value.type();
+    if (isContainer(type)) {
+      return false;
+    }
+    if (type != dom::element_type::STRING) {
+      return true;
+    }
+    const std::string_view text = value.get_string().value_unsafe();
+    size_t i = 0;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) {
+      ++i;
+    }
+    return i == text.size() || (text[i] != '{' && text[i] != '[');
+  }
+
+  Out object(dom::object object, StateId state, size_t node_depth, std::string& out) {
+    if (tooDeep(node_depth)) {
+      return Out::Fallback;
+    }
+    const size_t start = out.size();
+    out.push_back('{');
+    bool any = false;
+    const bool top = node_depth == 0;
+    for (auto it = object.begin(); it != object.end(); ++it) {
+      const std::string_view key = it.key();
+      const dom::element value = it.value();
+      bool by_wildcard = false;
+      const StateId child = rules.paths.stepKey(state, key, by_wildcard);
+      if (child == PathAutomaton::kDead || plainDrop(value, child)) {
+        ++unmatched;
+        continue;
+      }
+      if (by_wildcard && !wildcardKeyOk(key)) {
+        ++key_rejected;
+        continue;
+      }
+      const size_t mark = out.size();
+      if (any) {
+        out.push_back(',');
+      }
+      // No backslash in the line: the key's text is a valid JSON string body as it stands.
+      out.push_back('"');
+      out.append(key);
+      out.append("\":", 2);
+      const Out result = element(value, child, node_depth + 1, out);
+      if (result == Out::Fallback) {
+        return result;
+      }
+      if (result == Out::Dropped) {
+        out.resize(mark);
+        continue;
+      }
+      any = true;
+      if (top && !rules.envelope_key(key)) {
+        ++top_content;
+      }
+    }
+    out.push_back('}');
+    if (!any) {
+      out.resize(start);
+      return Out::Dropped;
+    }
+    return Out::Written;
+  }
+
+  Out array(dom::array array, StateId state, size_t node_depth, std::string& out) {
+    if (tooDeep(node_depth)) {
+      return Out::Fallback;
+    }
+    const size_t start = out.size();
+    out.push_back('[');
+    const StateId child = rules.paths.stepIndex(state);
+    bool any = false;
+    for (dom::element value : array) {
+      if (child == PathAutomaton::kDead || plainDrop(value, child)) {
+        ++unmatched;
+        continue;
+      }
+      const size_t mark = out.size();
+      if (any) {
+        out.push_back(',');
+      }
+      const Out result = element(value, child, node_depth + 1, out);
+      if (result == Out::Fallback) {
+        return result;
+      }
+      if (result == Out::Dropped) {
+        out.resize(mark);
+      } else {
+        any = true;
+      }
+    }
+    out.push_back(']');
+    if (!any) {
+      out.resize(start);
+      return Out::Dropped;
+    }
+    return Out::Written;
+  }
+
+  // The On Demand walk's walkValue, Guided mode, for a rule set without detectors.
+  Out element(dom::element value, StateId state, size_t node_depth, std::string& out) {
+    const PathAutomaton::StateInfo& info = rules.paths.info(state);
+    const dom::element_type type = value.type();
+    if (info.first_free >= 0) {
+      return Out::Fallback;
+    }
+    const bool container = isContainer(type);
+    if (!info.accepted.empty() && !container) {
+      char digits[24];
+      std::string_view text;
+      if (!scalarText(value, type, digits, text)) {
+        return Out::Fallback;
+      }
+      const int rule = rules.firstKeepRuleFor(info, text);
+      if (rule >= 0) {
+        f.keep_events_.push_back(static_cast<uint32_t>(rule));
+        if (type == dom::element_type::STRING) {
+          out.push_back('"');
+          out.append(text);
+          out.push_back('"');
+        } else {
+          out.append(text);
+        }
+        return Out::Written;
+      }
+      if (type == dom::element_type::STRING && info.alive && looksLikeJsonContainer(text)) {
+        return Out::Fallback;
+      }
+      f.keep_events_.push_back(info.accepted.front() | kContractFailedBit);
+      return Out::Dropped;
+    }
+    if (info.alive) {
+      if (type == dom::element_type::OBJECT) {
+        return object(value.get_object().value_unsafe(), state, node_depth, out);
+      }
+      if (type == dom::element_type::ARRAY) {
+        return array(value.get_array().value_unsafe(), state, node_depth, out);
+      }
+      if (type == dom::element_type::STRING &&
+          looksLikeJsonContainer(value.get_string().value_unsafe())) {
+        return Out::Fallback;
+      }
+    }
+    ++unmatched;
+    return Out::Dropped;
+  }
+
+  // The text contracts see: a string's text, a literal's, or a number's decimal digits when its
+  // text is known from the value alone (false otherwise).
+  static bool scalarText(dom::element value, dom::element_type type, char (&digits)[24],
+                         std::string_view& text) {
+    switch (type) {
+    case dom::element_type::STRING:
+      text = value.get_string().value_unsafe();
+      return true;
+    case dom::element_type::INT64: {
+      const int64_t n = value.get_int64().value_unsafe();
+      if (n == 0) {
+        return false;
+      }
+      const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+      text = std::string_view(digits, static_cast<size_t>(end - digits));
+      return true;
+    }
+    case dom::element_type::UINT64: {
+      const auto end =
+          std::to_chars(digits, digits + sizeof digits, value.get_uint64().value_unsafe()).ptr;
+      text = std::string_view(digits, static_cast<size_t>(end - digits));
+      return true;
+    }
+    case dom::element_type::BOOL:
+      text = value.get_bool().value_unsafe() ? "true" : "false";
+      return true;
+    case dom::element_type::NULL_VALUE:
+      text = "null";
+      return true;
+    default:
+      return false;
+    }
+  }
+};
+
+bool LineFilter::domFits(const RuleSet& rules, const FilterTrace* trace) const {
+  return dom_fast_path_ && dom_ready_ && trace == nullptr &&
+         rules.policy == rules::Policy::Allowlist && !rules.value_set && !rules.key_only_set &&
+         limits_.max_scan_bytes >= limits_.max_line_bytes;
+}
+
+LineFilter::DomResult LineFilter::filterDom(std::string_view line, const RuleSet& rules,
+                                            std::string& out, FilterCounters& counters,
+                                            size_t& top_content) {
+  if (line.size() > kDomMaxLineBytes || line.find('\\') != std::string_view::npos) {
+    return DomResult::Fallback;
+  }
+  dom::element root;
+  if (dom_parser_.parse(line.data(), line.size(), false).get(root) ||
+      root.type() != dom::element_type::OBJECT) {
+    return DomResult::Fallback;
+  }
+  keep_events_.clear();
+  key_verdicts_.useRules(rules.id);
+  DomWalk walk{*this, rules};
+  const DomWalk::Out result =
+      walk.object(root.get_object().value_unsafe(), rules.paths.start(), 0, out);
+  if (result == DomWalk::Out::Fallback) {
+    out.clear();
+    return DomResult::Fallback;
+  }
+  ++dom_lines_;
+  top_content = walk.top_content;
+  counters.fields_unmatched += walk.unmatched;
+  counters.fields_key_rejected += walk.key_rejected;
+  for (uint32_t event : keep_events_) {
+    KeepRuleCounters& rule = counters.keep[event & ~kContractFailedBit];
+    ++((event & kContractFailedBit) != 0 ? rule.contract_failed : rule.kept);
+  }
+  return result == DomWalk::Out::Written ? DomResult::Written : DomResult::Dropped;
+}
+
+} // namespace scrub::filters
