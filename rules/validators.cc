@@ -1,7 +1,6 @@
 #include "rules/validators.h"
 
 #include <array>
-#include <string>
 
 namespace scrub::rules {
 namespace {
@@ -10,20 +9,22 @@ bool isSeparator(char c) {
   return c == ' ' || c == '-' || c == '.' || c == '/';
 }
 
-// Digits of `text` with separators dropped; empty if anything else is in it or it is too long.
-std::string digitsOnly(std::string_view text, size_t max_digits) {
-  std::string digits;
+// Digits of `text` with separators dropped, into `digits`: how many, or 0 if anything else is in
+// it or there are more than fit. On the stack: a card number must not pass through the heap (the
+// filter allocates nothing per line, and freed memory would keep the number).
+template <size_t N> size_t digitsOnly(std::string_view text, std::array<char, N>& digits) {
+  size_t count = 0;
   for (char c : text) {
     if (c >= '0' && c <= '9') {
-      if (digits.size() == max_digits) {
-        return {};
+      if (count == N) {
+        return 0;
       }
-      digits.push_back(c);
+      digits[count++] = c;
     } else if (!isSeparator(c)) {
-      return {};
+      return 0;
     }
   }
-  return digits;
+  return count;
 }
 
 bool isLeapYear(int year) {
@@ -38,14 +39,15 @@ int daysInMonth(int year, int month) {
 } // namespace
 
 bool isValidLuhn(std::string_view text) {
-  const std::string digits = digitsOnly(text, 19);
-  if (digits.size() < 12) {
+  std::array<char, 19> digits;
+  const size_t count = digitsOnly(text, digits);
+  if (count < 12) {
     return false;
   }
   int sum = 0;
   bool doubled = false;
-  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-    int d = *it - '0';
+  for (size_t i = count; i-- > 0;) {
+    int d = digits[i] - '0';
     if (doubled) {
       d *= 2;
       if (d > 9) {
@@ -59,8 +61,8 @@ bool isValidLuhn(std::string_view text) {
 }
 
 bool isValidJmbg(std::string_view text) {
-  const std::string digits = digitsOnly(text, 13);
-  if (digits.size() != 13) {
+  std::array<char, 13> digits;
+  if (digitsOnly(text, digits) != 13) {
     return false;
   }
   std::array<int, 13> d{};
@@ -85,7 +87,8 @@ bool isValidJmbg(std::string_view text) {
 }
 
 bool isValidIban(std::string_view text) {
-  std::string compact;
+  std::array<char, 34> compact; // the longest IBAN; on the stack, as digitsOnly explains
+  size_t count = 0;
   for (char c : text) {
     if (c == ' ') {
       continue;
@@ -93,12 +96,12 @@ bool isValidIban(std::string_view text) {
     if (c >= 'a' && c <= 'z') {
       c = static_cast<char>(c - 'a' + 'A');
     }
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) || count == compact.size()) {
       return false;
     }
-    compact.push_back(c);
+    compact[count++] = c;
   }
-  if (compact.size() < 15 || compact.size() > 34) {
+  if (count < 15) {
     return false;
   }
   const bool shape = compact[0] >= 'A' && compact[0] <= 'Z' && compact[1] >= 'A' &&
@@ -107,10 +110,11 @@ bool isValidIban(std::string_view text) {
   if (!shape) {
     return false;
   }
-  // Move the first four characters to the end, letters become 10..35, then mod 97 piecewise.
-  const std::string rotated = compact.substr(4) + compact.substr(0, 4);
+  // Read from the fifth character round to the fourth (the first four moved to the end), letters
+  // as 10..35, mod 97 piecewise.
   int remainder = 0;
-  for (char c : rotated) {
+  for (size_t k = 0; k < count; ++k) {
+    const char c = compact[(k + 4) % count];
     if (c >= '0' && c <= '9') {
       remainder = (remainder * 10 + (c - '0')) % 97;
     } else {
