@@ -5,7 +5,7 @@
 # go unseen.
 #   tests/sanitizers/run.sh asan   ASan + UBSan: every unit test, then every other ctest test
 #                                  (integration drivers against the ASan binary, fuzz replays,
-#                                  leak suite, deployment checks)
+#                                  leak suite, deployment checks, allocation check)
 #   tests/sanitizers/run.sh tsan   ThreadSanitizer: the integration scenarios that run several
 #                                  workers (regex SCRUB_TSAN_TESTS; default below)
 # Both run in scripts/test.sh. The unit tests run as one process, not as ctest's one entry per
@@ -26,7 +26,7 @@ case "$flavour" in
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:disable_coredump=0:log_path=$reports/asan
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
     build/asan/tests/scrub_tests || status=1
-    ctest --test-dir build/asan --output-on-failure --timeout 900 -j2 -L 'integration|fuzz|leak|container' ||
+    ctest --test-dir build/asan --output-on-failure --timeout 900 -j2 -L 'integration|fuzz|leak|container|alloc' ||
       status=1
     ;;
   tsan)
