@@ -745,9 +745,7 @@ struct LineFilter::Walk {
     if (!chargeScan(key.size() * (1 + rules.detectors.size()))) {
       return KeyVerdict{-1, -1, false}; // the caller sees `failure` and drops the line
     }
-    const bool wildcard_ok = !rules.wildcard_keys ||
-                             rules.wildcard_keys->Match(re2::StringPiece(key.data(), key.size()), 0,
-                                                        key.size(), RE2::ANCHOR_BOTH, nullptr, 0);
+    const bool wildcard_ok = rules.wildcardKeyAllowed(key);
     const KeyVerdict verdict{keyOnlyDetector(key), keyDataDetector(key), wildcard_ok};
     f.key_verdicts_.insert(key, verdict);
     return verdict;

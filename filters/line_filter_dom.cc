@@ -60,9 +60,7 @@ struct LineFilter::DomWalk {
     if (const KeyVerdict* known = f.key_verdicts_.find(key)) {
       return known->wildcard_ok;
     }
-    const bool ok = !rules.wildcard_keys ||
-                    rules.wildcard_keys->Match(re2::StringPiece(key.data(), key.size()), 0,
-                                               key.size(), RE2::ANCHOR_BOTH, nullptr, 0);
+    const bool ok = rules.wildcardKeyAllowed(key);
     f.key_verdicts_.insert(key, KeyVerdict{-1, -1, ok});
     return ok;
   }

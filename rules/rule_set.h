@@ -111,6 +111,12 @@ public:
   std::vector<std::string> masks; // detectors index -> its mask text
   bool envelope_key(std::string_view key) const;
 
+  // Whether a key that only a wildcard lets through may be written (wildcard_keys).
+  bool wildcardKeyAllowed(std::string_view key) const {
+    return !wildcard_keys || wildcard_keys->Match(re2::StringPiece(key.data(), key.size()), 0,
+                                                  key.size(), RE2::ANCHOR_BOTH, nullptr, 0);
+  }
+
   // The first keep rule accepting this automaton state whose value contract `text` meets, or -1.
   int firstKeepRuleFor(const PathAutomaton::StateInfo& info, std::string_view text) const {
     for (uint32_t rule : info.accepted) {
