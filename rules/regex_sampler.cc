@@ -308,7 +308,15 @@ private:
   bool ok_ = true;
 };
 
+// Nested bounded repeats multiply (`((a{1000}){1000}){1000}` is 10^9 bytes, which the fuzzer
+// found as a rule file that stalled loading): drawing stops at this size and such a sample is
+// discarded, so the lint judges only what it could draw whole.
+constexpr size_t kMaxSampleBytes = 4096;
+
 void draw(const Node& node, Random& random, int max_repeat, std::string& out) {
+  if (out.size() > kMaxSampleBytes) {
+    return;
+  }
   switch (node.kind) {
   case Node::Kind::Empty:
     return;
@@ -338,7 +346,7 @@ void draw(const Node& node, Random& random, int max_repeat, std::string& out) {
     default:
       n = node.min + static_cast<int>(random.below(static_cast<size_t>(max - node.min + 1)));
     }
-    for (int i = 0; i < n; ++i) {
+    for (int i = 0; i < n && out.size() <= kMaxSampleBytes; ++i) {
       draw(*node.children[0], random, max_repeat, out);
     }
     return;
@@ -361,7 +369,9 @@ std::optional<std::vector<std::string>> sampleRegex(std::string_view pattern, si
   for (size_t i = 0; i < count; ++i) {
     std::string sample;
     draw(*root, random, max_repeat, sample);
-    samples.push_back(std::move(sample));
+    if (sample.size() <= kMaxSampleBytes) {
+      samples.push_back(std::move(sample));
+    }
   }
   return samples;
 }

@@ -14,8 +14,9 @@
 
 namespace scrub::rules {
 
-// `count` examples, deterministic for a given seed. Unbounded repetition (`*`, `+`, `{n,}`) is
-// drawn up to `max_repeat` extra copies.
+// Up to `count` examples, deterministic for a given seed. Unbounded repetition (`*`, `+`, `{n,}`)
+// is drawn up to `max_repeat` extra copies; a draw longer than 4 KiB (nested repeats) is left
+// out, so fewer than `count` may come back.
 std::optional<std::vector<std::string>> sampleRegex(std::string_view pattern, size_t count,
                                                     uint64_t seed, int max_repeat = 4);
 

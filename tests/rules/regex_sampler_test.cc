@@ -129,6 +129,19 @@ TEST_CASE("sampler: the same seed gives the same samples", "[rules][sampler]") {
   CHECK(*a != *b);
 }
 
+TEST_CASE("sampler: nested repeats are cut off, not drawn to a gigabyte", "[rules][sampler]") {
+  // Found by the rule_loader fuzz target: a contract like this stalled the lint for minutes.
+  const auto huge = sampleRegex("((a{1000}){1000}){1000}", 5, 1);
+  REQUIRE(huge.has_value());
+  CHECK(huge->empty()); // every draw is over 4 KiB: left out
+  const auto mixed = sampleRegex("(x|(b{100}){100})", 40, 1);
+  REQUIRE(mixed.has_value());
+  CHECK_FALSE(mixed->empty());
+  for (const auto& sample : *mixed) {
+    CHECK(sample == "x");
+  }
+}
+
 TEST_CASE("sampler: zero samples", "[rules][sampler]") {
   const auto none = sampleRegex("[0-9]+", 0, 1);
   REQUIRE(none.has_value());
