@@ -65,12 +65,23 @@ void* countedAligned(size_t size, std::align_val_t align) {
 }
 } // namespace
 
-// The replaceable allocation functions; libstdc++'s nothrow forms call these.
+// The replaceable allocation functions, nothrow forms included: under ASan they would otherwise
+// come from the sanitizer runtime and be freed here (simdjson allocates with new (std::nothrow)).
 void* operator new(size_t size) {
   return counted(size);
 }
 void* operator new[](size_t size) {
   return counted(size);
+}
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return counted(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t size, const std::nothrow_t& tag) noexcept {
+  return operator new(size, tag);
 }
 void* operator new(size_t size, std::align_val_t align) {
   return countedAligned(size, align);
