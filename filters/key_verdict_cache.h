@@ -91,17 +91,6 @@ private:
   // Never 0, which marks a free slot.
   static uint32_t tagOf(uint64_t h) { return static_cast<uint32_t>(h >> 32) | 1; }
 
-  static uint64_t load64(const char* at) {
-    uint64_t word;
-    std::memcpy(&word, at, sizeof word);
-    return word;
-  }
-  static uint32_t load32(const char* at) {
-    uint32_t word;
-    std::memcpy(&word, at, sizeof word);
-    return word;
-  }
-
   static uint64_t hash(std::string_view key) {
     // Eight bytes a step: keys are short, and a byte-at-a-time hash was half the lookup. The
     // last bytes are read with fixed-size loads that may overlap what was already hashed (a
@@ -112,15 +101,15 @@ private:
     uint64_t h = n * kMul;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-      h = (h ^ load64(p + i)) * kMul;
+      h = (h ^ rules::loadWord64(p + i)) * kMul;
       h ^= h >> 29;
     }
     uint64_t tail = 0;
     if (i < n) {
       if (n >= 8) {
-        tail = load64(p + n - 8);
+        tail = rules::loadWord64(p + n - 8);
       } else if (n >= 4) {
-        tail = (uint64_t{load32(p)} << 32) | load32(p + n - 4);
+        tail = (uint64_t{rules::loadWord32(p)} << 32) | rules::loadWord32(p + n - 4);
       } else {
         tail = static_cast<uint8_t>(p[0]) | (uint64_t{static_cast<uint8_t>(p[n / 2])} << 8) |
                (uint64_t{static_cast<uint8_t>(p[n - 1])} << 16);

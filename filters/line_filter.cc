@@ -440,9 +440,7 @@ struct LineFilter::Walk {
       if (verbatim) {
         // Stage 1 rejected raw control characters and the key holds no escape: its bytes are
         // already a valid JSON string body.
-        out.push_back('"');
-        out.append(key);
-        out.append("\":", 2);
+        appendVerbatimKey(out, key);
       } else {
         appendJsonString(out, key);
         out.push_back(':');

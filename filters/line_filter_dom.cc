@@ -24,6 +24,7 @@
 #include <charconv>
 
 #include "filters/embedded_json.h"
+#include "filters/json_escape.h"
 #include "filters/line_filter.h"
 
 namespace scrub::filters {
@@ -112,9 +113,7 @@ struct LineFilter::DomWalk {
         out.push_back(',');
       }
       // No backslash in the line: the key's text is a valid JSON string body as it stands.
-      out.push_back('"');
-      out.append(key);
-      out.append("\":", 2);
+      appendVerbatimKey(out, key);
       const Out result = element(value, child, node_depth + 1, out);
       if (result == Out::Fallback) {
         return result;

@@ -10,6 +10,18 @@
 
 namespace scrub::rules {
 
+// Unaligned word loads from byte strings (memcpy of a fixed size compiles to one move).
+inline uint64_t loadWord64(const char* at) {
+  uint64_t word;
+  std::memcpy(&word, at, sizeof word);
+  return word;
+}
+inline uint32_t loadWord32(const char* at) {
+  uint32_t word;
+  std::memcpy(&word, at, sizeof word);
+  return word;
+}
+
 inline bool equalBytes(std::string_view a, std::string_view b) {
   const size_t n = a.size();
   if (n != b.size()) {
@@ -17,24 +29,14 @@ inline bool equalBytes(std::string_view a, std::string_view b) {
   }
   const char* p = a.data();
   const char* q = b.data();
-  auto load64 = [](const char* at) {
-    uint64_t word;
-    std::memcpy(&word, at, sizeof word);
-    return word;
-  };
-  auto load32 = [](const char* at) {
-    uint32_t word;
-    std::memcpy(&word, at, sizeof word);
-    return word;
-  };
   if (n >= 8) {
     if (n > 16) {
       return std::memcmp(p, q, n) == 0;
     }
-    return load64(p) == load64(q) && load64(p + n - 8) == load64(q + n - 8);
+    return loadWord64(p) == loadWord64(q) && loadWord64(p + n - 8) == loadWord64(q + n - 8);
   }
   if (n >= 4) {
-    return load32(p) == load32(q) && load32(p + n - 4) == load32(q + n - 4);
+    return loadWord32(p) == loadWord32(q) && loadWord32(p + n - 4) == loadWord32(q + n - 4);
   }
   for (size_t i = 0; i < n; ++i) {
     if (p[i] != q[i]) {
