@@ -942,6 +942,7 @@ LineFilter::~LineFilter() {
     }
   };
   wipe(copy_buffer_);
+  wipe(dom_out_);
   wipe(text_scratch_);
   wipe(path_);
   for (auto& level : embedded_) {

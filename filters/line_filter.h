@@ -115,6 +115,7 @@ private:
   simdjson::dom::parser validator_;   // only for telling non-objects from invalid JSON
   simdjson::dom::parser dom_parser_;  // the fast path's; depth limited like the walk
   std::vector<uint32_t> keep_events_; // the fast path's keep-rule counts, held until it decides
+  std::string dom_out_;               // the fast path's output, copied to `out` once decided
   static constexpr size_t kDomMaxDepth = 1024; // On Demand's own limit; beyond, no fast path
   // Longer lines take the On Demand walk: the DOM parser keeps buffers of about ten times the
   // longest line it has seen, for the life of the worker.

@@ -22,6 +22,7 @@
 // the same output, drop reason and counters.
 
 #include <charconv>
+#include <cstring>
 
 #include "filters/embedded_json.h"
 #include "filters/json_escape.h"
@@ -41,6 +42,49 @@ constexpr uint32_t kContractFailedBit = 1u << 31;
 bool isContainer(dom::element_type type) {
   return type == dom::element_type::OBJECT || type == dom::element_type::ARRAY;
 }
+
+// The walk's output, written into a buffer as long as the line. Everything the walk writes stands
+// for bytes of the line in the same order (braces, a comma only between fields that had one, keys
+// and strings verbatim, integers in the only form JSON allows them), so the output never outgrows
+// the line; the bound is still checked, and a walk that would cross it hands the line back.
+// Cheaper than std::string's appends, which keep a size, a terminator and a capacity check each.
+class DomOut {
+public:
+  DomOut(char* begin, size_t capacity) : begin_(begin), at_(begin), end_(begin + capacity) {}
+
+  void put(char c) {
+    if (at_ == end_) [[unlikely]] {
+      overflow_ = true;
+      return;
+    }
+    *at_++ = c;
+  }
+  void put(std::string_view bytes) {
+    if (static_cast<size_t>(end_ - at_) < bytes.size()) [[unlikely]] {
+      overflow_ = true;
+      return;
+    }
+    std::memcpy(at_, bytes.data(), bytes.size());
+    at_ += bytes.size();
+  }
+  // `"body":` for a key whose bytes are a valid JSON string body as they stand.
+  void putKey(std::string_view body) {
+    put('"');
+    put(body);
+    put('"');
+    put(':');
+  }
+  size_t size() const { return static_cast<size_t>(at_ - begin_); }
+  void truncate(size_t size) { at_ = begin_ + size; }
+  bool overflowed() const { return overflow_; }
+  std::string_view written() const { return {begin_, size()}; }
+
+private:
+  char* begin_;
+  char* at_;
+  char* end_;
+  bool overflow_ = false;
+};
 
 } // namespace
 
@@ -87,12 +131,12 @@ struct LineFilter::DomWalk {
     return i == text.size() || (text[i] != '{' && text[i] != '[');
   }
 
-  Out object(dom::object object, StateId state, size_t node_depth, std::string& out) {
+  Out object(dom::object object, StateId state, size_t node_depth, DomOut& out) {
     if (tooDeep(node_depth)) {
       return Out::Fallback;
     }
     const size_t start = out.size();
-    out.push_back('{');
+    out.put('{');
     bool any = false;
     const bool top = node_depth == 0;
     for (auto it = object.begin(); it != object.end(); ++it) {
@@ -110,37 +154,38 @@ struct LineFilter::DomWalk {
       }
       const size_t mark = out.size();
       if (any) {
-        out.push_back(',');
+        out.put(',');
       }
       // No backslash in the line: the key's text is a valid JSON string body as it stands.
-      appendVerbatimKey(out, key);
+      out.putKey(key);
       const Out result = element(value, child, node_depth + 1, out);
       if (result == Out::Fallback) {
         return result;
       }
       if (result == Out::Dropped) {
-        out.resize(mark);
+        out.truncate(mark);
         continue;
       }
       any = true;
-      if (top && !rules.envelope_key(key)) {
-        ++top_content;
+      // finishLine only asks whether some written top-level field is not envelope.
+      if (top && top_content == 0 && !rules.envelope_key(key)) {
+        top_content = 1;
       }
     }
-    out.push_back('}');
+    out.put('}');
     if (!any) {
-      out.resize(start);
+      out.truncate(start);
       return Out::Dropped;
     }
     return Out::Written;
   }
 
-  Out array(dom::array array, StateId state, size_t node_depth, std::string& out) {
+  Out array(dom::array array, StateId state, size_t node_depth, DomOut& out) {
     if (tooDeep(node_depth)) {
       return Out::Fallback;
     }
     const size_t start = out.size();
-    out.push_back('[');
+    out.put('[');
     const StateId child = rules.paths.stepIndex(state);
     bool any = false;
     for (dom::element value : array) {
@@ -150,28 +195,28 @@ struct LineFilter::DomWalk {
       }
       const size_t mark = out.size();
       if (any) {
-        out.push_back(',');
+        out.put(',');
       }
       const Out result = element(value, child, node_depth + 1, out);
       if (result == Out::Fallback) {
         return result;
       }
       if (result == Out::Dropped) {
-        out.resize(mark);
+        out.truncate(mark);
       } else {
         any = true;
       }
     }
-    out.push_back(']');
+    out.put(']');
     if (!any) {
-      out.resize(start);
+      out.truncate(start);
       return Out::Dropped;
     }
     return Out::Written;
   }
 
   // The On Demand walk's walkValue, Guided mode, for a rule set without detectors.
-  Out element(dom::element value, StateId state, size_t node_depth, std::string& out) {
+  Out element(dom::element value, StateId state, size_t node_depth, DomOut& out) {
     const PathAutomaton::StateInfo& info = rules.paths.info(state);
     const dom::element_type type = value.type();
     if (info.first_free >= 0) {
@@ -188,11 +233,11 @@ struct LineFilter::DomWalk {
       if (rule >= 0) {
         f.keep_events_.push_back(static_cast<uint32_t>(rule));
         if (type == dom::element_type::STRING) {
-          out.push_back('"');
-          out.append(text);
-          out.push_back('"');
+          out.put('"');
+          out.put(text);
+          out.put('"');
         } else {
-          out.append(text);
+          out.put(text);
         }
         return Out::Written;
       }
@@ -272,13 +317,17 @@ LineFilter::DomResult LineFilter::filterDom(std::string_view line, const RuleSet
   }
   keep_events_.clear();
   key_verdicts_.useRules(rules.id);
+  if (dom_out_.size() < line.size()) {
+    dom_out_.resize(line.size()); // grows to the longest line seen, at most kDomMaxLineBytes
+  }
+  DomOut written(dom_out_.data(), line.size());
   DomWalk walk{*this, rules};
   const DomWalk::Out result =
-      walk.object(root.get_object().value_unsafe(), rules.paths.start(), 0, out);
-  if (result == DomWalk::Out::Fallback) {
-    out.clear();
+      walk.object(root.get_object().value_unsafe(), rules.paths.start(), 0, written);
+  if (result == DomWalk::Out::Fallback || written.overflowed()) {
     return DomResult::Fallback;
   }
+  out.assign(written.written());
   ++dom_lines_;
   top_content = walk.top_content;
   counters.fields_unmatched += walk.unmatched;
