@@ -39,9 +39,54 @@ using StateId = PathAutomaton::StateId;
 // keep_events_ entries: a keep rule's index, with this bit set when its contract failed.
 constexpr uint32_t kContractFailedBit = 1u << 31;
 
-bool isContainer(dom::element_type type) {
-  return type == dom::element_type::OBJECT || type == dom::element_type::ARRAY;
-}
+// simdjson's DOM tape, read directly. The layout is simdjson's documented tape format
+// (doc/tape.md in simdjson): one 64-bit word per node, its type character in the top byte;
+// `{` and `[` hold the index just past their closing word, a string the offset of its 32-bit
+// length and bytes in the string buffer, a number its value in the next word. Going through
+// dom::element instead cost more than the walk's own work (a type mapping, a pointer chase and a
+// bounds-free switch per call). Should the layout ever change, the differential test and the
+// fuzz target (both walks must agree on every line) fail.
+class Tape {
+public:
+  explicit Tape(const dom::document& doc)
+      : words_(doc.tape.get()), strings_(doc.string_buf.get()) {}
+
+  static constexpr size_t kRoot = 1; // word 0 is the root marker
+
+  char type(size_t at) const { return static_cast<char>(words_[at] >> 56); }
+  static bool isContainer(char type) { return type == '{' || type == '['; }
+  // The index of the node after the value at `at`.
+  size_t after(size_t at) const {
+    switch (type(at)) {
+    case '{':
+    case '[':
+      return static_cast<uint32_t>(words_[at]);
+    case 'l':
+    case 'u':
+    case 'd':
+      return at + 2;
+    default:
+      return at + 1;
+    }
+  }
+  std::string_view string(size_t at) const {
+    const uint8_t* entry = strings_ + (words_[at] & kPayloadMask);
+    uint32_t length = 0;
+    std::memcpy(&length, entry, sizeof length);
+    return {reinterpret_cast<const char*>(entry + sizeof length), length};
+  }
+  int64_t int64After(size_t at) const {
+    int64_t value = 0;
+    std::memcpy(&value, &words_[at + 1], sizeof value);
+    return value;
+  }
+  uint64_t uint64After(size_t at) const { return words_[at + 1]; }
+
+private:
+  static constexpr uint64_t kPayloadMask = 0x00FFFFFFFFFFFFFF;
+  const uint64_t* words_;
+  const uint8_t* strings_;
+};
 
 // The walk's output, written into a buffer as long as the line. Everything the walk writes stands
 // for bytes of the line in the same order (braces, a comma only between fields that had one, keys
@@ -93,6 +138,7 @@ struct LineFilter::DomWalk {
 
   LineFilter& f;
   const RuleSet& rules;
+  const Tape tape;
   size_t unmatched = 0;
   size_t key_rejected = 0;
   size_t top_content = 0;
@@ -112,18 +158,14 @@ struct LineFilter::DomWalk {
 
   // The On Demand walk's dropPlainScalar: true when the value is a scalar no keep rule accepts
   // and no rule can find JSON in, so it is dropped without writing its key.
-  bool plainDrop(dom::element value, StateId state) const {
-    if (!rules.paths.info(state).accepted.empty()) {
+  bool plainDrop(size_t value, char type, const PathAutomaton::StateInfo& info) const {
+    if (!info.accepted.empty() || Tape::isContainer(type)) {
       return false;
     }
-    const dom::element_type type = value.type();
-    if (isContainer(type)) {
-      return false;
-    }
-    if (type != dom::element_type::STRING) {
+    if (type != '"') {
       return true;
     }
-    const std::string_view text = value.get_string().value_unsafe();
+    const std::string_view text = tape.string(value);
     size_t i = 0;
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) {
       ++i;
@@ -131,7 +173,7 @@ struct LineFilter::DomWalk {
     return i == text.size() || (text[i] != '{' && text[i] != '[');
   }
 
-  Out object(dom::object object, StateId state, size_t node_depth, DomOut& out) {
+  Out object(size_t at, StateId state, size_t node_depth, DomOut& out) {
     if (tooDeep(node_depth)) {
       return Out::Fallback;
     }
@@ -139,12 +181,21 @@ struct LineFilter::DomWalk {
     out.put('{');
     bool any = false;
     const bool top = node_depth == 0;
-    for (auto it = object.begin(); it != object.end(); ++it) {
-      const std::string_view key = it.key();
-      const dom::element value = it.value();
+    const size_t close = tape.after(at) - 1;
+    for (size_t key_at = at + 1; key_at < close;) {
+      const size_t value = key_at + 1;
+      const size_t next = tape.after(value);
+      const std::string_view key = tape.string(key_at);
+      key_at = next;
       bool by_wildcard = false;
       const StateId child = rules.paths.stepKey(state, key, by_wildcard);
-      if (child == PathAutomaton::kDead || plainDrop(value, child)) {
+      if (child == PathAutomaton::kDead) {
+        ++unmatched;
+        continue;
+      }
+      const char type = tape.type(value);
+      const PathAutomaton::StateInfo& info = rules.paths.info(child);
+      if (plainDrop(value, type, info)) {
         ++unmatched;
         continue;
       }
@@ -158,7 +209,7 @@ struct LineFilter::DomWalk {
       }
       // No backslash in the line: the key's text is a valid JSON string body as it stands.
       out.putKey(key);
-      const Out result = element(value, child, node_depth + 1, out);
+      const Out result = element(value, type, child, info, node_depth + 1, out);
       if (result == Out::Fallback) {
         return result;
       }
@@ -180,16 +231,27 @@ struct LineFilter::DomWalk {
     return Out::Written;
   }
 
-  Out array(dom::array array, StateId state, size_t node_depth, DomOut& out) {
+  Out array(size_t at, StateId state, size_t node_depth, DomOut& out) {
     if (tooDeep(node_depth)) {
       return Out::Fallback;
     }
+    const size_t close = tape.after(at) - 1;
+    const StateId child = rules.paths.stepIndex(state);
+    if (child == PathAutomaton::kDead) {
+      for (size_t item = at + 1; item < close; item = tape.after(item)) {
+        ++unmatched;
+      }
+      return Out::Dropped;
+    }
+    const PathAutomaton::StateInfo& info = rules.paths.info(child);
     const size_t start = out.size();
     out.put('[');
-    const StateId child = rules.paths.stepIndex(state);
     bool any = false;
-    for (dom::element value : array) {
-      if (child == PathAutomaton::kDead || plainDrop(value, child)) {
+    for (size_t item = at + 1; item < close;) {
+      const size_t value = item;
+      item = tape.after(value);
+      const char type = tape.type(value);
+      if (plainDrop(value, type, info)) {
         ++unmatched;
         continue;
       }
@@ -197,7 +259,7 @@ struct LineFilter::DomWalk {
       if (any) {
         out.put(',');
       }
-      const Out result = element(value, child, node_depth + 1, out);
+      const Out result = element(value, type, child, info, node_depth + 1, out);
       if (result == Out::Fallback) {
         return result;
       }
@@ -216,13 +278,12 @@ struct LineFilter::DomWalk {
   }
 
   // The On Demand walk's walkValue, Guided mode, for a rule set without detectors.
-  Out element(dom::element value, StateId state, size_t node_depth, DomOut& out) {
-    const PathAutomaton::StateInfo& info = rules.paths.info(state);
-    const dom::element_type type = value.type();
+  Out element(size_t value, char type, StateId state, const PathAutomaton::StateInfo& info,
+              size_t node_depth, DomOut& out) {
     if (info.first_free >= 0) {
       return Out::Fallback;
     }
-    const bool container = isContainer(type);
+    const bool container = Tape::isContainer(type);
     if (!info.accepted.empty() && !container) {
       char digits[24];
       std::string_view text;
@@ -232,7 +293,7 @@ struct LineFilter::DomWalk {
       const int rule = rules.firstKeepRuleFor(info, text);
       if (rule >= 0) {
         f.keep_events_.push_back(static_cast<uint32_t>(rule));
-        if (type == dom::element_type::STRING) {
+        if (type == '"') {
           out.put('"');
           out.put(text);
           out.put('"');
@@ -241,21 +302,20 @@ struct LineFilter::DomWalk {
         }
         return Out::Written;
       }
-      if (type == dom::element_type::STRING && info.alive && looksLikeJsonContainer(text)) {
+      if (type == '"' && info.alive && looksLikeJsonContainer(text)) {
         return Out::Fallback;
       }
       f.keep_events_.push_back(info.accepted.front() | kContractFailedBit);
       return Out::Dropped;
     }
     if (info.alive) {
-      if (type == dom::element_type::OBJECT) {
-        return object(value.get_object().value_unsafe(), state, node_depth, out);
+      if (type == '{') {
+        return object(value, state, node_depth, out);
       }
-      if (type == dom::element_type::ARRAY) {
-        return array(value.get_array().value_unsafe(), state, node_depth, out);
+      if (type == '[') {
+        return array(value, state, node_depth, out);
       }
-      if (type == dom::element_type::STRING &&
-          looksLikeJsonContainer(value.get_string().value_unsafe())) {
+      if (type == '"' && looksLikeJsonContainer(tape.string(value))) {
         return Out::Fallback;
       }
     }
@@ -265,14 +325,13 @@ struct LineFilter::DomWalk {
 
   // The text contracts see: a string's text, a literal's, or a number's decimal digits when its
   // text is known from the value alone (false otherwise).
-  static bool scalarText(dom::element value, dom::element_type type, char (&digits)[24],
-                         std::string_view& text) {
+  bool scalarText(size_t value, char type, char (&digits)[24], std::string_view& text) const {
     switch (type) {
-    case dom::element_type::STRING:
-      text = value.get_string().value_unsafe();
+    case '"':
+      text = tape.string(value);
       return true;
-    case dom::element_type::INT64: {
-      const int64_t n = value.get_int64().value_unsafe();
+    case 'l': {
+      const int64_t n = tape.int64After(value);
       if (n == 0) {
         return false;
       }
@@ -280,16 +339,18 @@ struct LineFilter::DomWalk {
       text = std::string_view(digits, static_cast<size_t>(end - digits));
       return true;
     }
-    case dom::element_type::UINT64: {
-      const auto end =
-          std::to_chars(digits, digits + sizeof digits, value.get_uint64().value_unsafe()).ptr;
+    case 'u': {
+      const auto end = std::to_chars(digits, digits + sizeof digits, tape.uint64After(value)).ptr;
       text = std::string_view(digits, static_cast<size_t>(end - digits));
       return true;
     }
-    case dom::element_type::BOOL:
-      text = value.get_bool().value_unsafe() ? "true" : "false";
+    case 't':
+      text = "true";
       return true;
-    case dom::element_type::NULL_VALUE:
+    case 'f':
+      text = "false";
+      return true;
+    case 'n':
       text = "null";
       return true;
     default:
@@ -321,9 +382,8 @@ LineFilter::DomResult LineFilter::filterDom(std::string_view line, const RuleSet
     dom_out_.resize(line.size()); // grows to the longest line seen, at most kDomMaxLineBytes
   }
   DomOut written(dom_out_.data(), line.size());
-  DomWalk walk{*this, rules};
-  const DomWalk::Out result =
-      walk.object(root.get_object().value_unsafe(), rules.paths.start(), 0, written);
+  DomWalk walk{*this, rules, Tape(dom_parser_.doc)};
+  const DomWalk::Out result = walk.object(Tape::kRoot, rules.paths.start(), 0, written);
   if (result == DomWalk::Out::Fallback || written.overflowed()) {
     return DomResult::Fallback;
   }
