@@ -113,18 +113,31 @@ public:
     at_ += bytes.size();
   }
   // `"body":` for a key whose bytes are a valid JSON string body as they stand.
-  void putKey(std::string_view body) {
-    put('"');
-    put(body);
-    put('"');
-    put(':');
-  }
+  void putKey(std::string_view body) { putQuoted(body, true); }
+  // `"body"` for a string value whose bytes are a valid JSON string body as they stand.
+  void putString(std::string_view body) { putQuoted(body, false); }
+
   size_t size() const { return static_cast<size_t>(at_ - begin_); }
   void truncate(size_t size) { at_ = begin_ + size; }
   bool overflowed() const { return overflow_; }
   std::string_view written() const { return {begin_, size()}; }
 
 private:
+  // One bound check for the whole write: this runs for every key and string written.
+  void putQuoted(std::string_view body, bool colon) {
+    if (static_cast<size_t>(end_ - at_) < body.size() + (colon ? 3 : 2)) [[unlikely]] {
+      overflow_ = true;
+      return;
+    }
+    *at_++ = '"';
+    std::memcpy(at_, body.data(), body.size());
+    at_ += body.size();
+    *at_++ = '"';
+    if (colon) {
+      *at_++ = ':';
+    }
+  }
+
   char* begin_;
   char* at_;
   char* end_;
@@ -294,9 +307,7 @@ struct LineFilter::DomWalk {
       if (rule >= 0) {
         f.keep_events_.push_back(static_cast<uint32_t>(rule));
         if (type == '"') {
-          out.put('"');
-          out.put(text);
-          out.put('"');
+          out.putString(text);
         } else {
           out.put(text);
         }
