@@ -456,7 +456,7 @@ struct LineFilter::Walk {
         continue;
       }
       any = true;
-      if (top && !rules.envelope_key(key)) {
+      if (top && !rules.topLevelEnvelope(key, child_state, by_wildcard)) {
         ++top_content;
       }
     }

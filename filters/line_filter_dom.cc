@@ -232,7 +232,7 @@ struct LineFilter::DomWalk {
       }
       any = true;
       // finishLine only asks whether some written top-level field is not envelope.
-      if (top && top_content == 0 && !rules.envelope_key(key)) {
+      if (top && top_content == 0 && !rules.topLevelEnvelope(key, child, by_wildcard)) {
         top_content = 1;
       }
     }

@@ -48,6 +48,11 @@ public:
     return named != nullptr ? *named : s.other;
   }
   StateId stepIndex(StateId state) const { return states_[state].index; }
+  // The keys named in `state` and the states they lead to (every other key leads to the "other"
+  // transition), for tables the RuleSet derives at load time.
+  const std::vector<std::pair<std::string, StateId>>& literals(StateId state) const {
+    return states_[state].literals;
+  }
   const StateInfo& info(StateId state) const { return states_[state].info; }
   size_t size() const { return states_.size(); }
 

@@ -89,6 +89,10 @@ Status RuleSet::finalize() {
       key_only_set_detector.push_back(i);
     }
   }
+  top_key_kind.assign(this->paths.size(), kTopUnknown);
+  for (const auto& [key, next] : this->paths.literals(this->paths.start())) {
+    top_key_kind[next] |= envelope_key(key) ? kTopEnvelope : kTopContent;
+  }
   // An empty RE2::Set cannot be compiled; leave it null and let the filter skip the pass.
   if (value_set_detector.empty()) {
     value_set.reset();

@@ -109,7 +109,24 @@ public:
   std::unique_ptr<RE2::Set> key_only_set; // keys of key-only detectors, one pass per key
   std::vector<int> key_only_set_detector;
   std::vector<std::string> masks; // detectors index -> its mask text
+  // Per automaton state, what the top-level keys the rules name that lead to it from the start
+  // are: all envelope, all content, or unknown (none leads there, or both kinds do).
+  enum TopKeyKind : uint8_t { kTopUnknown = 0, kTopEnvelope = 1, kTopContent = 2, kTopMixed = 3 };
+  std::vector<uint8_t> top_key_kind;
   bool envelope_key(std::string_view key) const;
+  // envelope_key for a top-level key written under `child` = paths.stepKey(paths.start(), key,
+  // by_wildcard): one table load for keys the rules name, the list otherwise. Runs for every
+  // written top-level field.
+  bool topLevelEnvelope(std::string_view key, PathAutomaton::StateId child,
+                        bool by_wildcard) const {
+    if (!by_wildcard && child < top_key_kind.size()) {
+      const uint8_t kind = top_key_kind[child];
+      if (kind == kTopEnvelope || kind == kTopContent) {
+        return kind == kTopEnvelope;
+      }
+    }
+    return envelope_key(key);
+  }
 
   // Whether a key that only a wildcard lets through may be written (wildcard_keys).
   bool wildcardKeyAllowed(std::string_view key) const {

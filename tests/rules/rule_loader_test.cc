@@ -540,6 +540,31 @@ deny:
   CHECK(rules.key_only_set_detector == std::vector<int>{1});
 }
 
+TEST_CASE("rule set: topLevelEnvelope answers as envelope_key for every top-level key",
+          "[rules][loader]") {
+  // Envelope keys named by rules, named only below the top, not named at all (let through by a
+  // wildcard), and content keys of each kind.
+  const auto loaded = loadOk(R"(version: 1
+envelope: [level, time, source, host]
+keep:
+  - path: level
+  - path: time
+    value: '[0-9]+'
+  - path: message
+  - path: 'payload.source'
+  - path: '**._id'
+  - path: '*.kept'
+)");
+  const RuleSet& rules = *loaded.rules;
+  for (const std::string key : {"level", "time", "source", "host", "message", "payload", "_id",
+                                "other", "", "levels", "tim"}) {
+    bool by_wildcard = false;
+    const auto child = rules.paths.stepKey(rules.paths.start(), key, by_wildcard);
+    INFO(key);
+    CHECK(rules.topLevelEnvelope(key, child, by_wildcard) == rules.envelope_key(key));
+  }
+}
+
 TEST_CASE("loader: mask format, envelope and drop_empty", "[rules][loader]") {
   const auto loaded = loadOk(R"(version: 1
 policy: redact
