@@ -144,7 +144,7 @@ struct LineFilter::Walk {
   FilterCounters& counters;
   FilterTrace* trace;
   DropReason failure = DropReason::None;
-  size_t top_content = 0; // top-level fields written that are not envelope
+  size_t top_content = 0; // 1 once a top-level field that is not envelope is written
   size_t scanned = 0;     // bytes run through detector patterns (FilterLimits::max_scan_bytes)
   size_t decoded = 0;     // bytes of strings decoded as JSON (FilterLimits::max_decoded_bytes)
 
@@ -456,8 +456,9 @@ struct LineFilter::Walk {
         continue;
       }
       any = true;
-      if (top && !rules.topLevelEnvelope(key, child_state, by_wildcard)) {
-        ++top_content;
+      // finishLine only asks whether some written top-level field is not envelope.
+      if (top && top_content == 0 && !rules.topLevelEnvelope(key, child_state, by_wildcard)) {
+        top_content = 1;
       }
     }
     out.push_back('}');
