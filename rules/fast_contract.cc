@@ -39,6 +39,34 @@ bool parseRepeat(std::string_view& s, size_t& min, size_t& max) {
   return true;
 }
 
+// Eight bytes at a time (simdjson's is_made_of_eight_digits_fast): a byte is a digit exactly when
+// its high nibble is 3 and adding 6 leaves it 3. Ids and nanosecond times are 5 to 19 digits, and
+// the byte loop was most of this contract's cost. The last word may overlap the one before it.
+bool allDigits(std::string_view text) {
+  constexpr uint64_t kHigh = 0xF0F0F0F0F0F0F0F0;
+  constexpr uint64_t kSix = 0x0606060606060606;
+  constexpr uint64_t kThrees = 0x3333333333333333;
+  auto eightDigits = [&](const char* at) {
+    const uint64_t word = loadWord64(at);
+    return ((word & kHigh) | (((word + kSix) & kHigh) >> 4)) == kThrees;
+  };
+  const size_t n = text.size();
+  if (n < 8) {
+    for (char c : text) {
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+  for (size_t at = 0; at + 8 < n; at += 8) {
+    if (!eightDigits(text.data() + at)) {
+      return false;
+    }
+  }
+  return eightDigits(text.data() + n - 8);
+}
+
 bool consume(std::string_view& s, std::string_view prefix) {
   if (!s.starts_with(prefix)) {
     return false;
@@ -122,12 +150,7 @@ bool FastContract::matches(std::string_view text) const {
   if (rest < min_ || rest > max_) {
     return false;
   }
-  for (; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9') {
-      return false;
-    }
-  }
-  return true;
+  return allDigits(text.substr(i));
 }
 
 } // namespace scrub::rules

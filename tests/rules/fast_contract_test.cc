@@ -63,6 +63,36 @@ TEST_CASE("fast contracts agree with RE2 full match", "[rules][fast-contract]") 
   }
 }
 
+TEST_CASE("digit contracts catch one wrong byte anywhere, at every length",
+          "[rules][fast-contract]") {
+  // The digit check reads eight bytes at a time with an overlapping last word: every length
+  // from 1 to 20 and every position must still see a byte just outside '0'-'9' (or far from it).
+  const std::vector<std::string> patterns = {"[0-9]{1,20}", "[1-9][0-9]{0,18}", "[0-9]{19}"};
+  const std::string near_misses{'/', ':', 'a', ' ', '\0', '\x7f', '\xc9', '\xfa', '\xff'};
+  for (const auto& pattern : patterns) {
+    const auto fast = FastContract::recognise(pattern);
+    REQUIRE(fast);
+    const RE2 re(pattern, RE2::Latin1);
+    REQUIRE(re.ok());
+    for (size_t length = 1; length <= 20; ++length) {
+      std::string digits;
+      for (size_t i = 0; i < length; ++i) {
+        digits.push_back(static_cast<char>('1' + i % 9));
+      }
+      INFO(pattern << " on " << length << " digits");
+      CHECK(fast->matches(digits) == RE2::FullMatch(digits, re));
+      for (size_t at = 0; at < length; ++at) {
+        for (char bad : near_misses) {
+          std::string text = digits;
+          text[at] = bad;
+          INFO("byte " << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << at);
+          CHECK(fast->matches(text) == RE2::FullMatch(text, re));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("contract ranges never reject a text the contract matches", "[rules][fast-contract]") {
   // Every shipped pack's contracts: samples of each must still pass contractHolds.
   for (const char* pack : {"openfn-retry-ids", "kobo-redact"}) {
