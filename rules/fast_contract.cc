@@ -94,6 +94,19 @@ std::optional<FastContract> FastContract::recognise(std::string_view pattern) {
       return digits;
     }
   }
+  if (auto literals = recogniseLiterals(p)) {
+    return literals;
+  }
+  if (auto simple = SimplePattern::compile(pattern)) {
+    FastContract contract;
+    contract.kind_ = Kind::Simple;
+    contract.simple_ = std::move(simple);
+    return contract;
+  }
+  return std::nullopt;
+}
+
+std::optional<FastContract> FastContract::recogniseLiterals(std::string_view p) {
   // Literals: (a|b|c), a|b|c or (?:a|b|c).
   std::string_view s = p;
   if (consume(s, "(?:") || consume(s, "(")) {
@@ -131,6 +144,9 @@ std::optional<FastContract> FastContract::recognise(std::string_view pattern) {
 }
 
 bool FastContract::matches(std::string_view text) const {
+  if (kind_ == Kind::Simple) {
+    return simple_->fullMatch(text);
+  }
   if (kind_ == Kind::Literals) {
     for (const auto& literal : literals_) {
       if (equalBytes(literal, text)) {
