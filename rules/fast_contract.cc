@@ -27,7 +27,9 @@ bool parseRepeat(std::string_view& s, size_t& min, size_t& max) {
   const size_t comma = body.find(',');
   const std::string_view lo = body.substr(0, comma);
   const std::string_view hi = comma == std::string_view::npos ? lo : body.substr(comma + 1);
-  if (lo.empty() || hi.empty()) {
+  // RE2 reads a count with a leading zero (`{05}`) as literal text, not as a count.
+  auto leadingZero = [](std::string_view n) { return n.size() > 1 && n[0] == '0'; };
+  if (lo.empty() || hi.empty() || leadingZero(lo) || leadingZero(hi)) {
     return false;
   }
   if (std::from_chars(lo.data(), lo.data() + lo.size(), min).ptr != lo.data() + lo.size() ||

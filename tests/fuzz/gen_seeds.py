@@ -98,7 +98,7 @@ gz = gzip.compress(ndjson.encode(), mtime=0)
 http_seeds.append(b"\x00\x20" + b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-ndjson\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz) + gz)
 http_seeds.append(b"\x00\x20" + b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-ndjson\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\n" + gz[:10])
 
-# simple_pattern: a contract pattern, then texts to compare with RE2, one per line.
+# fast_contract: a contract pattern, then texts to compare with RE2, one per line.
 patterns = [
     "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n7f7ca3c9-03f2-4879-be5a-c50ca8250a63\n7f7ca3c9-03f2-4879-be5a-c50ca8250a6",
     "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})|[0-9]{10,19}\n2025-03-04T13:21:34.170Z\n1741094486355728813\n2025-03-04T13:21:34+01:00",
@@ -106,8 +106,10 @@ patterns = [
     "(a(b|c)?)?d|x*y\nabd\nd\nxxy\nacbd",
     "(?:a|)b[a-z_]{1,4}\\d+\nbab7\nab__9\nbabcde1",
     "^[A-Za-z0-9-]{2,}(\\.[a-z]{2})?$\nab.cd\na-b\n-.zz",
+    "[1-9][0-9]{0,18}\n706647048\n0706647048\n-1",
+    "(trace|debug|info|R/T)\ninfo\nR/T\ninfo ",
 ]
-write("simple_pattern", patterns)
+write("fast_contract", patterns)
 write("http_request", http_seeds)
 write("line_framer", framer)
 write("line_filter", filter_seeds)
