@@ -56,8 +56,8 @@ public:
   char type(size_t at) const { return static_cast<char>(words_[at] >> 56); }
   static bool isContainer(char type) { return type == '{' || type == '['; }
   // The index of the node after the value at `at`.
-  // Without branches: the type of the next value is as good as random, and a mispredicted switch
-  // here stalled the walk on every field.
+  // Selects instead of a switch: the next value's type changes from field to field, so the
+  // switch's branch was hard to predict (measured with the digit-contract change: +1-2% together).
   size_t after(size_t at) const {
     const uint64_t word = words_[at];
     const char t = static_cast<char>(word >> 56);

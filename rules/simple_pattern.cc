@@ -74,19 +74,14 @@ private:
         }
         node.kind = Node::Kind::Run;
       } else if (c == '\\') {
-        if (at_ + 1 >= p_.size()) {
+        char escaped = 0; // the same escapes as inside a class
+        if (!classByte(escaped, node.set)) {
           return std::nullopt;
         }
-        const char e = p_[at_ + 1];
-        at_ += 2;
+        if (escaped != 0) {
+          node.set.add(static_cast<unsigned char>(escaped));
+        }
         node.kind = Node::Kind::Run;
-        if (e == 'd') {
-          addRange(node.set, '0', '9');
-        } else if (isPunctuation(e)) {
-          node.set.add(static_cast<unsigned char>(e));
-        } else {
-          return std::nullopt;
-        }
       } else if (isPlainLiteral(c)) {
         ++at_;
         node.kind = Node::Kind::Run;

@@ -13,6 +13,7 @@
 
 #include "rules/fast_contract.h"
 #include "rules/regex_sampler.h"
+#include "rules/rule_set.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -24,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   RE2::Options options; // as the rule loader compiles contracts
-  options.set_max_mem(8 << 20);
+  options.set_max_mem(scrub::rules::kRegexMaxMem);
   options.set_log_errors(false);
   const RE2 re(pattern, options);
   if (!re.ok()) {
