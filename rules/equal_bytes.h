@@ -22,6 +22,12 @@ inline uint32_t loadWord32(const char* at) {
   return word;
 }
 
+// Bit `size` (63 for anything longer) of a mask of string lengths: a set of keys or literals
+// keeps one, and most strings are ruled out by their length alone.
+inline uint64_t lengthBit(size_t size) {
+  return uint64_t{1} << (size < 63 ? size : 63);
+}
+
 inline bool equalBytes(std::string_view a, std::string_view b) {
   const size_t n = a.size();
   if (n != b.size()) {

@@ -121,6 +121,7 @@ std::optional<FastContract> FastContract::recogniseLiterals(std::string_view p) 
   std::string current;
   for (size_t i = 0; i <= s.size(); ++i) {
     if (i == s.size() || s[i] == '|') {
+      literals.literal_lengths_ |= lengthBit(current.size());
       literals.literals_.push_back(current);
       current.clear();
       continue;
@@ -150,6 +151,9 @@ bool FastContract::matches(std::string_view text) const {
     return simple_->fullMatch(text);
   }
   if (kind_ == Kind::Literals) {
+    if ((literal_lengths_ & lengthBit(text.size())) == 0) {
+      return false;
+    }
     for (const auto& literal : literals_) {
       if (equalBytes(literal, text)) {
         return true;

@@ -8,6 +8,7 @@
 // patterns it accepts (tests check this against RE2 on samples; a fuzz target on generated
 // patterns).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ private:
 
   enum class Kind { Literals, Digits, Simple } kind_ = Kind::Literals;
   std::vector<std::string> literals_;
+  uint64_t literal_lengths_ = 0; // Literals: bit n set when some literal is n bytes (63: longer)
   std::optional<SimplePattern> simple_;
   bool first_nonzero_ = false; // Digits: first digit in 1-9 (then min_/max_ count the rest)
   size_t min_ = 0;

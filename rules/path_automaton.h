@@ -69,8 +69,6 @@ private:
     StateId index = kDead;
     StateInfo info;
   };
-  // Bit `size` (63 for any longer key) of a mask of key lengths.
-  static uint64_t lengthBit(size_t size) { return uint64_t{1} << (size < 63 ? size : 63); }
 
   static const StateId* findLiteral(const State& s, std::string_view key) {
     if ((s.literal_lengths & lengthBit(key.size())) == 0) {

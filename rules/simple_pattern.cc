@@ -1,5 +1,7 @@
 #include "rules/simple_pattern.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "rules/equal_bytes.h"
@@ -295,14 +297,51 @@ std::optional<SimplePattern> SimplePattern::compile(std::string_view pattern) {
     std::vector<Sequence> inner = std::move((*branches)[0][0].alternatives);
     *branches = std::move(inner);
   }
-  for (auto& branch : *branches) {
-    if (!analyse(branch, ByteSet{})) {
+  SimplePattern compiled;
+  for (auto& sequence : *branches) {
+    if (!analyse(sequence, ByteSet{})) {
       return std::nullopt;
     }
+    Branch branch;
+    branch.nullable = true;
+    for (const Node& node : sequence) {
+      branch.first.add(node.first);
+      if (!node.nullable) {
+        branch.nullable = false;
+        break;
+      }
+    }
+    branch.min_length = minLength(sequence);
+    branch.sequence = std::move(sequence);
+    compiled.branches_.push_back(std::move(branch));
   }
-  SimplePattern compiled;
-  compiled.branches_ = std::move(*branches);
   return compiled;
+}
+
+size_t SimplePattern::minLength(const Sequence& sequence) {
+  size_t length = 0;
+  for (const Node& node : sequence) {
+    switch (node.kind) {
+    case Node::Kind::Literal:
+      length += node.literal.size();
+      break;
+    case Node::Kind::Run:
+      length += node.min;
+      break;
+    case Node::Kind::Group: {
+      if (node.optional) {
+        break;
+      }
+      size_t shortest = SIZE_MAX;
+      for (const Sequence& alternative : node.alternatives) {
+        shortest = std::min(shortest, minLength(alternative));
+      }
+      length += shortest;
+      break;
+    }
+    }
+  }
+  return length;
 }
 
 // Fills first/nullable from the back, given what may follow the sequence, and refuses the
@@ -442,10 +481,16 @@ bool SimplePattern::matchSequence(const Sequence& sequence, const char*& at, con
 }
 
 bool SimplePattern::fullMatch(std::string_view text) const {
-  for (const Sequence& branch : branches_) {
+  for (const Branch& branch : branches_) {
+    if (text.size() < branch.min_length) {
+      continue;
+    }
+    if (text.empty() ? !branch.nullable : !branch.first.has(static_cast<unsigned char>(text[0]))) {
+      continue;
+    }
     const char* at = text.data();
     const char* end = text.data() + text.size();
-    if (matchSequence(branch, at, end) && at == end) {
+    if (matchSequence(branch.sequence, at, end) && at == end) {
       return true;
     }
   }

@@ -77,7 +77,17 @@ private:
   static bool analyse(Sequence& sequence, const ByteSet& follow);
   static bool matchSequence(const Sequence& sequence, const char*& at, const char* end);
 
-  std::vector<Sequence> branches_; // top-level alternatives, each matched from the start
+  // A top-level alternative, with what rules it out before matching: most texts a contract
+  // sees break it (a free-text message against five templates), and fail on the first byte.
+  struct Branch {
+    Sequence sequence;
+    ByteSet first;         // the bytes a non-empty match starts with
+    bool nullable = false; // it can match the empty text
+    size_t min_length = 0; // no shorter text matches
+  };
+  static size_t minLength(const Sequence& sequence);
+
+  std::vector<Branch> branches_; // top-level alternatives, each matched from the start, in turn
 };
 
 } // namespace scrub::rules
