@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 #include <simdjson.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -248,6 +249,76 @@ void BM_SimdjsonOnDemandFullWalk(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.payload_bytes));
 }
 
+// The default allowlist and the plain parse on one kind of corpus line at a time: where the
+// allowlist's cost over the parse comes from. Kinds by the line's first key, except that any
+// line holding a backslash (JSON inside a string) is its own kind, since it takes the On Demand
+// walk (filters/line_filter_dom.cc).
+enum class LineKind { OpenFn, Kobo, Worker, Backslash };
+
+const std::vector<std::string_view>& linesOfKind(LineKind kind) {
+  static const auto by_kind = [] {
+    std::array<std::vector<std::string_view>, 4> kinds;
+    for (std::string_view line : corpus().lines) {
+      LineKind k = LineKind::OpenFn;
+      if (line.find('\\') != std::string_view::npos) {
+        k = LineKind::Backslash;
+      } else if (line.starts_with("{\"_id\"")) {
+        k = LineKind::Kobo;
+      } else if (line.starts_with("{\"message\"")) {
+        k = LineKind::Worker;
+      } else if (!line.starts_with("{\"level\"")) {
+        std::fprintf(stderr, "benchmark: a corpus line of no known kind\n");
+        std::abort();
+      }
+      kinds[static_cast<size_t>(k)].push_back(line);
+    }
+    return kinds;
+  }();
+  return by_kind[static_cast<size_t>(kind)];
+}
+
+void setLineCounters(benchmark::State& state, const std::vector<std::string_view>& lines) {
+  size_t bytes = 0;
+  for (std::string_view line : lines) {
+    bytes += line.size() + 1;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * lines.size()));
+  state.counters["lines"] = static_cast<double>(lines.size());
+  state.counters["per_line"] = benchmark::Counter(static_cast<double>(lines.size()),
+                                                  benchmark::Counter::kIsIterationInvariantRate |
+                                                      benchmark::Counter::kInvert);
+}
+
+void BM_ParseByLineType(benchmark::State& state, LineKind kind) {
+  const auto& lines = linesOfKind(kind);
+  simdjson::dom::parser parser;
+  for (auto _ : state) {
+    for (std::string_view line : lines) {
+      auto doc = parser.parse(line.data(), line.size(), false);
+      benchmark::DoNotOptimize(doc.error());
+    }
+  }
+  setLineCounters(state, lines);
+}
+
+void BM_FilterByLineType(benchmark::State& state, LineKind kind) {
+  static const auto rules = load({"openfn-retry-ids"});
+  const Corpus& c = corpus();
+  const auto& lines = linesOfKind(kind);
+  scrub::filters::LineFilter filter;
+  scrub::filters::FilterCounters counters;
+  std::string out;
+  out.reserve(1 << 16);
+  for (auto _ : state) {
+    for (std::string_view line : lines) {
+      filter.filter(line, capacityOf(c, line), *rules, out, counters);
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  setLineCounters(state, lines);
+}
+
 // One value contract of the default pack on values that pass it (drawn from its own pattern and
 // confirmed by RE2): what each kept value costs. `re2` is 1 where the contract runs RE2 (its
 // fixed cost per call, set-up and the DFA cache lock, is most of the time on values this short)
@@ -295,6 +366,14 @@ BENCHMARK_CAPTURE(BM_ContractHolds, time, "time");
 BENCHMARK_CAPTURE(BM_ContractHolds, message_item, "message[]");
 BENCHMARK_CAPTURE(BM_ContractHolds, timestamp, "timestamp");
 BENCHMARK_CAPTURE(BM_ContractHolds, step_id, "step_id");
+BENCHMARK_CAPTURE(BM_ParseByLineType, openfn, LineKind::OpenFn);
+BENCHMARK_CAPTURE(BM_FilterByLineType, openfn, LineKind::OpenFn);
+BENCHMARK_CAPTURE(BM_ParseByLineType, kobo, LineKind::Kobo);
+BENCHMARK_CAPTURE(BM_FilterByLineType, kobo, LineKind::Kobo);
+BENCHMARK_CAPTURE(BM_ParseByLineType, worker, LineKind::Worker);
+BENCHMARK_CAPTURE(BM_FilterByLineType, worker, LineKind::Worker);
+BENCHMARK_CAPTURE(BM_ParseByLineType, backslash, LineKind::Backslash);
+BENCHMARK_CAPTURE(BM_FilterByLineType, backslash, LineKind::Backslash);
 BENCHMARK(BM_SimdjsonDomParse);
 BENCHMARK(BM_SimdjsonOnDemandFullWalk);
 BENCHMARK(BM_SimdjsonOnDemandIterate);
