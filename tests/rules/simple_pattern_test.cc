@@ -126,6 +126,26 @@ TEST_CASE("simple patterns agree with RE2 full match near their language",
   }
 }
 
+TEST_CASE("the checks before matching never turn a match away", "[rules][simple-pattern]") {
+  // Each top-level alternative is skipped when the text cannot start it or is shorter than its
+  // shortest match; these put nullable, short and long alternatives side by side.
+  const auto mixed = SimplePattern::compile("[0-9]{3}-x|a?b?|Zq{2,}|(c|d)e");
+  REQUIRE(mixed);
+  for (const char* text : {"", "a", "b", "ab", "123-x", "Zqq", "ce", "de"}) {
+    INFO(text);
+    CHECK(mixed->fullMatch(text));
+  }
+  for (const char* text : {"12-x", "123-", "Zq", "e", "c", "ba", "x", "aab"}) {
+    INFO(text);
+    CHECK_FALSE(mixed->fullMatch(text));
+  }
+  uint64_t seed = 100;
+  for (const char* pattern : {"[0-9]{3}-x|a?b?|Zq{2,}|(c|d)e", "(|abc)", "x{2}|y", "abc|a*",
+                              "(Starting [0-9]{1,6}|Finished in [0-9]s|Error)"}) {
+    checkAgreesWithRe2(pattern, ++seed);
+  }
+}
+
 TEST_CASE("every contract of the shipped packs runs without RE2 and agrees with it",
           "[rules][simple-pattern]") {
   for (const char* pack : {"openfn-retry-ids", "kobo-redact"}) {
