@@ -27,6 +27,7 @@
 #include "filters/embedded_json.h"
 #include "filters/json_escape.h"
 #include "filters/line_filter.h"
+#include "rules/equal_bytes.h"
 
 namespace scrub::filters {
 namespace {
@@ -125,11 +126,35 @@ private:
       return;
     }
     *at_++ = '"';
-    std::memcpy(at_, body.data(), body.size());
+    copyShort(at_, body);
     at_ += body.size();
     *at_++ = '"';
     if (colon) {
       *at_++ = ':';
+    }
+  }
+
+  // Keys and kept values are mostly under 16 bytes: two overlapping moves instead of a call to
+  // memcpy, which cost more than the copy at these sizes (measured: FilterByLineType).
+  static void copyShort(char* to, std::string_view bytes) {
+    const size_t n = bytes.size();
+    const char* from = bytes.data();
+    if (n >= 8 && n <= 16) {
+      const uint64_t head = rules::loadWord64(from);
+      const uint64_t tail = rules::loadWord64(from + n - 8);
+      std::memcpy(to, &head, 8);
+      std::memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4 && n < 8) {
+      const uint32_t head = rules::loadWord32(from);
+      const uint32_t tail = rules::loadWord32(from + n - 4);
+      std::memcpy(to, &head, 4);
+      std::memcpy(to + n - 4, &tail, 4);
+    } else if (n > 16) {
+      std::memcpy(to, from, n);
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        to[i] = from[i];
+      }
     }
   }
 
