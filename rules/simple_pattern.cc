@@ -313,9 +313,39 @@ std::optional<SimplePattern> SimplePattern::compile(std::string_view pattern) {
     }
     branch.min_length = minLength(sequence);
     branch.sequence = std::move(sequence);
+    buildLayout(branch);
     compiled.branches_.push_back(std::move(branch));
   }
   return compiled;
+}
+
+void SimplePattern::buildLayout(Branch& branch) {
+  constexpr size_t kMaxLayoutBytes = 256;
+  std::vector<FixedLayout::ByteBits> positions;
+  size_t nodes = 0;
+  for (const Node& node : branch.sequence) {
+    const bool fixed =
+        node.kind == Node::Kind::Literal || (node.kind == Node::Kind::Run && node.min == node.max);
+    if (!fixed) {
+      break;
+    }
+    const size_t width = node.kind == Node::Kind::Literal ? node.literal.size() : node.min;
+    if (positions.size() + width > kMaxLayoutBytes) {
+      break;
+    }
+    for (size_t i = 0; i < width; ++i) {
+      ByteSet one;
+      if (node.kind == Node::Kind::Literal) {
+        one.add(static_cast<unsigned char>(node.literal[i]));
+      } else {
+        one = node.set;
+      }
+      positions.push_back(one.bits);
+    }
+    ++nodes;
+  }
+  branch.layout = FixedLayout::build(positions);
+  branch.layout_nodes = branch.layout ? nodes : 0;
 }
 
 size_t SimplePattern::minLength(const Sequence& sequence) {
@@ -413,8 +443,10 @@ bool SimplePattern::analyse(Sequence& sequence, const ByteSet& follow) {
   return true;
 }
 
-bool SimplePattern::matchSequence(const Sequence& sequence, const char*& at, const char* end) {
-  for (const Node& node : sequence) {
+bool SimplePattern::matchNodes(const Node* first, const Node* last, const char*& at,
+                               const char* end) {
+  for (const Node* it = first; it != last; ++it) {
+    const Node& node = *it;
     switch (node.kind) {
     case Node::Kind::Literal: {
       const size_t n = node.literal.size();
@@ -490,7 +522,16 @@ bool SimplePattern::fullMatch(std::string_view text) const {
     }
     const char* at = text.data();
     const char* end = text.data() + text.size();
-    if (matchSequence(branch.sequence, at, end) && at == end) {
+    const Node* first = branch.sequence.data();
+    if (branch.layout) {
+      // min_length covers the layout, so the text holds all of it.
+      if (!branch.layout->matches(at)) {
+        continue;
+      }
+      at += branch.layout->size();
+      first += branch.layout_nodes;
+    }
+    if (matchNodes(first, branch.sequence.data() + branch.sequence.size(), at, end) && at == end) {
       return true;
     }
   }

@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/fixed_layout.h"
+
 namespace scrub::rules {
 
 class SimplePattern {
@@ -75,7 +77,10 @@ private:
 
   class Parser;
   static bool analyse(Sequence& sequence, const ByteSet& follow);
-  static bool matchSequence(const Sequence& sequence, const char*& at, const char* end);
+  static bool matchNodes(const Node* node, const Node* last, const char*& at, const char* end);
+  static bool matchSequence(const Sequence& sequence, const char*& at, const char* end) {
+    return matchNodes(sequence.data(), sequence.data() + sequence.size(), at, end);
+  }
 
   // A top-level alternative, with what rules it out before matching: most texts a contract
   // sees break it (a free-text message against five templates), and fail on the first byte.
@@ -84,7 +89,12 @@ private:
     ByteSet first;         // the bytes a non-empty match starts with
     bool nullable = false; // it can match the empty text
     size_t min_length = 0; // no shorter text matches
+    // Its fixed-width start (literals and runs of one length), checked as one vector, and how
+    // many of its nodes that covers.
+    std::optional<FixedLayout> layout;
+    size_t layout_nodes = 0;
   };
+  static void buildLayout(Branch& branch);
   static size_t minLength(const Sequence& sequence);
 
   std::vector<Branch> branches_; // top-level alternatives, each matched from the start, in turn
