@@ -40,13 +40,13 @@ public:
 private:
   struct Window {
     size_t offset = 0;
-    alignas(32) std::array<uint8_t, 32> expected{}; // position offset + j's rectangle bits
+    std::array<uint8_t, 32> expected{}; // position offset + j's rectangle bits
   };
 
   size_t size_ = 0;
-  size_t window_bytes_ = 16;                         // 32 with AVX2 once the layout is that long
-  alignas(32) std::array<uint8_t, 32> low_table_{};  // by low nibble, repeated in both halves
-  alignas(32) std::array<uint8_t, 32> high_table_{}; // by high nibble, repeated likewise
+  size_t window_bytes_ = 16;             // 32 with AVX2 once the layout is that long
+  std::array<uint8_t, 32> low_table_{};  // by low nibble, repeated in both halves
+  std::array<uint8_t, 32> high_table_{}; // by high nibble, repeated likewise
   std::vector<Window> windows_; // cover [0, size_), the last one overlapping the one before
 };
 

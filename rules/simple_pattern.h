@@ -19,7 +19,11 @@
 // default) semantics agree.
 //
 // A pattern accepted here gives exactly RE2::FullMatch's answer; tests and a fuzz target
-// (tests/fuzz/simple_pattern_fuzz.cc) compare the two on generated patterns and texts.
+// (tests/fuzz/fast_contract_fuzz.cc) compare the two on generated patterns and texts.
+//
+// Before matching, each top-level alternative is ruled out by the text's first byte and length
+// where it can be, and its fixed-width start (16 bytes or more of literals and runs of one
+// length) is checked as a vector (fixed_layout.h); the rest is matched node by node.
 
 #include <array>
 #include <cstdint>
