@@ -303,14 +303,7 @@ std::optional<SimplePattern> SimplePattern::compile(std::string_view pattern) {
       return std::nullopt;
     }
     Branch branch;
-    branch.nullable = true;
-    for (const Node& node : sequence) {
-      branch.first.add(node.first);
-      if (!node.nullable) {
-        branch.nullable = false;
-        break;
-      }
-    }
+    branch.nullable = startOf(sequence, branch.first);
     branch.min_length = minLength(sequence);
     branch.sequence = std::move(sequence);
     buildLayout(branch);
@@ -346,6 +339,16 @@ void SimplePattern::buildLayout(Branch& branch) {
   }
   branch.layout = FixedLayout::build(positions);
   branch.layout_nodes = branch.layout ? nodes : 0;
+}
+
+bool SimplePattern::startOf(const Sequence& sequence, ByteSet& first) {
+  for (const Node& node : sequence) {
+    first.add(node.first);
+    if (!node.nullable) {
+      return false;
+    }
+  }
+  return true;
 }
 
 size_t SimplePattern::minLength(const Sequence& sequence) {
@@ -408,14 +411,7 @@ bool SimplePattern::analyse(Sequence& sequence, const ByteSet& follow) {
           return false;
         }
         ByteSet first;
-        bool nullable = true;
-        for (const Node& item : alternative) {
-          first.add(item.first);
-          if (!item.nullable) {
-            nullable = false;
-            break;
-          }
-        }
+        const bool nullable = startOf(alternative, first);
         if (first.meets(node.first)) {
           return false; // two alternatives start alike: the first byte cannot choose
         }

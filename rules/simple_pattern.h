@@ -81,6 +81,8 @@ private:
 
   class Parser;
   static bool analyse(Sequence& sequence, const ByteSet& follow);
+  // Adds to `first` the bytes an analysed sequence can start with; true when it can be empty.
+  static bool startOf(const Sequence& sequence, ByteSet& first);
   static bool matchNodes(const Node* node, const Node* last, const char*& at, const char* end);
   static bool matchSequence(const Sequence& sequence, const char*& at, const char* end) {
     return matchNodes(sequence.data(), sequence.data() + sequence.size(), at, end);
