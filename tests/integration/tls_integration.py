@@ -442,6 +442,48 @@ class TlsSinks(TlsBase):
         rc, _ = receiver.stop()
         self.assertEqual(rc, 0)
 
+    def test_https_sink_client_certificate(self):
+        """An https:// sink with a client certificate (libcurl's side of mutual TLS), to a proxy
+        whose https:// listener requires one: delivered with it, held without it."""
+        pki = self.pki()
+        client_cert, client_key = pki.issue("client", "scrub-https-client", 2002, client=True)
+        line_sink = self.sink().listen()
+        receiver = self.proxy("--config", self.listener_config(
+            "https", "tcp://127.0.0.1:%d" % line_sink.port,
+            "      client_ca_file: %s\n" % pki.ca))
+        port = int(receiver.log.wait_for(r"listening on https://127\.0\.0\.1:(\d+) ")[0].group(1))
+        address = "https://localhost:%d/v1/logs" % port
+        fast = "    http:\n      flush_interval: 20ms\n"
+
+        config = self.sink_config([
+            ("withcert", address, "      ca_file: %s\n      cert_file: %s\n      key_file: %s\n%s"
+             % (pki.ca, client_cert, client_key, fast)),
+        ])
+        sender = self.proxy("--config", config)
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(1, 11)))
+        line_sink.wait_count(10)
+        self.assertEqual(sorted(pi.ids_of(line_sink.snapshot())), list(range(1, 11)))
+        receiver.log.wait_for(r"TLS established .*client /CN=scrub-https-client")
+        rc, stats = sender.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["withcert"]["delivered"], 10)
+
+        # The same sink without the certificate: the receiver refuses the handshake, the sender
+        # keeps the batch and reports it undelivered at shutdown; nothing arrives.
+        config = self.sink_config([("nocert", address, "      ca_file: %s\n%s" % (pki.ca, fast))])
+        sender = self.proxy("--config", config)
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(11, 14)))
+        receiver.log.wait_for(r"closed \(TLS: .*peer did not return a certificate")
+        sender.log.wait_for(r"sending 3 lines to https://localhost:%d/v1/logs failed" % port)
+        rc, stats = sender.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["nocert"]["delivered"], 0)
+        self.assertEqual(stats["sinks"]["nocert"]["undelivered"], 3)
+        rc, stats = receiver.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["forwarded"], 10)
+        self.assertEqual(sorted(pi.ids_of(line_sink.snapshot())), list(range(1, 11)))
+
 
 def main():
     args = sys.argv[1:]
