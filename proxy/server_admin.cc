@@ -206,6 +206,27 @@ std::string Server::metricsText() {
              unixSeconds(rules_loaded_at_[l]));
   }
 
+  // --- PII-attempt alerts ---
+  m.family("scrubproxy_pii_attempt_records_total", "counter",
+           "Records in which a deny detector fired (a job tried to log personal data): what the "
+           "alerts report. Since start.");
+  m.family("scrubproxy_alerts_total", "counter",
+           "PII-attempt alerts raised: one per listener per alert window with attempts, logged as "
+           "a warning and, with a webhook, posted. Since start.");
+  for (size_t l = 0; l < listeners.size(); ++l) {
+    const auto totals = pii_attempts_->totals(l);
+    m.sample("scrubproxy_pii_attempt_records_total", {{"listener", listeners[l].name}},
+             totals.records);
+    m.sample("scrubproxy_alerts_total", {{"listener", listeners[l].name}}, totals.alerts);
+  }
+  m.family("scrubproxy_alert_webhook_posts_total", "counter",
+           "Alerts posted to the webhook, by result: delivered (a 2xx, retries included) or "
+           "failed (given up after the retries, or at shutdown). 0 without a webhook.");
+  m.sample("scrubproxy_alert_webhook_posts_total", {{"result", "delivered"}},
+           webhook_ ? webhook_->delivered() : uint64_t{0});
+  m.sample("scrubproxy_alert_webhook_posts_total", {{"result", "failed"}},
+           webhook_ ? webhook_->failed() : uint64_t{0});
+
   // --- connections ---
   uint64_t accepted = 0, rejected = 0, auth_failures = 0, http_rejected = 0, http_busy = 0;
   for (const auto& worker : worker_objects_) {

@@ -62,7 +62,8 @@ std::vector<std::string> findRecordIds(std::string_view json, size_t max) {
 }
 
 PiiAttemptTracker::PiiAttemptTracker(std::vector<std::string> listener_names, size_t max_ids)
-    : names_(std::move(listener_names)), max_ids_(max_ids), pending_(names_.size()) {
+    : names_(std::move(listener_names)), max_ids_(max_ids), pending_(names_.size()),
+      totals_(names_.size()) {
   for (size_t i = 0; i < names_.size(); ++i) {
     pending_[i].listener = names_[i];
   }
@@ -79,6 +80,7 @@ void PiiAttemptTracker::note(size_t listener, const rules::RuleSet& rules,
   }
   PiiAttemptSummary& summary = pending_[listener];
   ++summary.records;
+  ++totals_[listener].records;
   for (const auto& [detector, hits] : fired) {
     if (detector >= 0 && static_cast<size_t>(detector) < rules.detectors.size()) {
       summary.hits_by_rule[rules.detectors[detector].name] += hits;
@@ -104,10 +106,16 @@ std::vector<PiiAttemptSummary> PiiAttemptTracker::drain() {
       continue;
     }
     out.push_back(std::move(pending_[i]));
+    ++totals_[i].alerts;
     pending_[i] = PiiAttemptSummary{};
     pending_[i].listener = names_[i];
   }
   return out;
+}
+
+PiiAttemptTracker::Totals PiiAttemptTracker::totals(size_t listener) const {
+  std::lock_guard lock(mutex_);
+  return listener < totals_.size() ? totals_[listener] : Totals{};
 }
 
 bool DetectorHitWatch::changed(const filters::FilterCounters& counters,

@@ -38,14 +38,23 @@ public:
   void note(size_t listener, const rules::RuleSet& rules,
             const std::vector<std::pair<int, uint64_t>>& fired, std::string_view forwarded);
 
-  // The summaries gathered since the last call, one per listener that had any.
+  // The summaries gathered since the last call, one per listener that had any: each is one
+  // alert.
   std::vector<PiiAttemptSummary> drain();
+
+  // Since start, for /metrics: records noted, and alerts drained.
+  struct Totals {
+    uint64_t records = 0;
+    uint64_t alerts = 0;
+  };
+  Totals totals(size_t listener) const;
 
 private:
   const std::vector<std::string> names_;
   const size_t max_ids_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<PiiAttemptSummary> pending_;
+  std::vector<Totals> totals_;
 };
 
 // Which detectors fired since the last call, from a listener's counters (which only grow until

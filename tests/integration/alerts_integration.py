@@ -17,6 +17,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import admin_integration as ai  # noqa: E402
 import proxy_integration as pi  # noqa: E402
 
 PHONE = "+387 61 733 904"
@@ -73,6 +74,9 @@ class Alerts(unittest.TestCase):
     proxy = pi.ProxyIntegration.proxy
     sink = pi.ProxyIntegration.sink
     write = pi.ProxyIntegration.write
+    get = ai.AdminFixture.get
+    poll = ai.AdminFixture.poll
+    promtool = ai.AdminFixture.promtool
 
     def test_webhook_and_warning(self):
         hook = Webhook(fail_first=1)  # the first attempt fails: the alert is retried
@@ -80,6 +84,7 @@ class Alerts(unittest.TestCase):
         sink = self.sink().listen()
         config = self.write("alerts.yaml", (
             "version: 1\nworkers: 2\nlog:\n  stats_interval: 0\n"
+            "admin:\n  listen: 127.0.0.1:0\n"
             "listeners:\n  - name: runners\n    listen: tcp://127.0.0.1:0\n"
             "    rules: [kobo-redact, pii-detectors]\n    sinks: [out]\n"
             "sinks:\n  - name: out\n    address: tcp://127.0.0.1:%d\n"
@@ -87,6 +92,7 @@ class Alerts(unittest.TestCase):
         ) % sink.port)
         os.environ["SCRUB_IT_HOOK"] = "http://127.0.0.1:%d/services/T0/B0/secret-path" % hook.port
         proxy = self.proxy("--config", config)
+        proxy.admin = proxy.log.wait_for(r"admin endpoint on (http://127\.0\.0\.1:\d+) ")[0].group(1)
         port = proxy.port()
 
         lines = []
@@ -116,10 +122,21 @@ class Alerts(unittest.TestCase):
         self.assertIn("email x5", warning[0].string)
         proxy.log.wait_for(r"alerts webhook: HTTP 500 \(attempt 1\); retrying")
 
+        # The same counts in /metrics (the retried post counts once, as delivered).
+        _, metrics = self.poll(proxy, "/metrics", lambda s, t: ai.metric(
+            t, "scrubproxy_alert_webhook_posts_total", result="delivered") == 1,
+            "/metrics to count the delivered alert")
+        self.promtool(metrics)
+        self.assertEqual(ai.metric(metrics, "scrubproxy_pii_attempt_records_total",
+                                   listener="runners"), 5)
+        self.assertEqual(ai.metric(metrics, "scrubproxy_alerts_total", listener="runners"), 1)
+        self.assertEqual(ai.metric(metrics, "scrubproxy_alert_webhook_posts_total",
+                                   result="failed"), 0)
+
         rc, _ = proxy.stop()
         self.assertEqual(rc, 0)
         log = proxy.log.text()
-        for text in [log, body.decode()]:
+        for text in [log, body.decode(), metrics]:
             self.assertNotIn("733 904", text)
             self.assertNotIn("selma.canary", text)
             self.assertNotIn("secret-path", log)  # the webhook URL is a credential

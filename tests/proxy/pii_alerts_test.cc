@@ -91,6 +91,16 @@ TEST_CASE("alerts: one summary per listener and window, without values", "[alert
   CHECK(s.ids_not_shown == 1);
   CHECK(tracker.drain().empty()); // the window starts again
 
+  // /metrics totals outlive the window: records noted and alerts drained since start.
+  tracker.note(0, *rules, {{email, 1}}, "");
+  tracker.note(1, *rules, {{email, 1}}, "");
+  CHECK(tracker.drain().size() == 2);
+  CHECK(tracker.totals(0).records == 5);
+  CHECK(tracker.totals(0).alerts == 2);
+  CHECK(tracker.totals(1).records == 1);
+  CHECK(tracker.totals(1).alerts == 1);
+  CHECK(tracker.totals(2).records == 0); // no such listener
+
   const std::string text = alertText(s, std::chrono::minutes(5));
   CHECK(text == "PII attempt on listener 'runners': 4 records in the last 5m held data the rules "
                 "had to remove or mask; detectors: email x5; ids: _id=11 _xform_id=f1 (+1 more)");
