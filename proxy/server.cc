@@ -139,7 +139,9 @@ std::optional<StartFailure> Server::start() {
                               std::to_string(workers_) + " workers; at least " +
                               std::to_string((2 * kReadHeadroom) >> 10) + "KiB each is needed"};
     }
-    tls::TlsContextPtr tls_context;
+    std::unique_ptr<tls::TlsSlot> tls_slot;
+    // Built for https:// sinks too, though libcurl reads their files itself: a bad file then
+    // stops start-up here, with the sink's position, rather than failing every request.
     if (sink.address.tls) {
       auto context = tls::TlsContext::client(sink.tls, sink.address.host);
       if (!context.ok()) {
@@ -147,9 +149,9 @@ std::optional<StartFailure> Server::start() {
                             (sink.pos.file.empty() ? std::string("--sink") : sink.pos.str()) +
                                 ": sink '" + sink.name + "': tls: " + context.error().message};
       }
-      tls_context = *context;
+      tls_slot = std::make_unique<tls::TlsSlot>(*context);
     }
-    sink_tls_.push_back(std::move(tls_context));
+    sink_tls_.push_back(std::move(tls_slot));
     if (sink.address.kind == config::Address::Kind::Tcp) {
       addrinfo hints{};
       hints.ai_socktype = SOCK_STREAM;
@@ -237,7 +239,9 @@ std::optional<StartFailure> Server::start() {
   for (auto& slot : tls_slots_) {
     shared_->tls_slots.push_back(slot.get());
   }
-  shared_->sink_tls = sink_tls_;
+  for (auto& slot : sink_tls_) {
+    shared_->sink_tls.push_back(slot.get());
+  }
   for (const auto& sink : config_.sinks) {
     if (sink.address.kind == config::Address::Kind::Stdout && !stdout_writer_) {
       stdout_writer_ = std::make_unique<StdoutWriter>(STDOUT_FILENO);
@@ -536,6 +540,24 @@ void Server::reloadTls() {
     proxyLog().info("SIGHUP: listener '{}': TLS certificate reloaded: {}; established connections "
                     "keep the previous one",
                     listener.name, (*context)->description());
+  }
+  // tls:// sinks: a rotated client certificate or CA bundle is used from the next connection on.
+  // (https:// sinks: libcurl reads the files itself when it opens a connection.)
+  for (size_t i = 0; i < sink_tls_.size(); ++i) {
+    const auto& sink = config_.sinks[i];
+    if (!sink_tls_[i] || sink.address.http) {
+      continue;
+    }
+    auto context = tls::TlsContext::client(sink.tls, sink.address.host);
+    if (!context.ok()) {
+      proxyLog().error("SIGHUP: sink '{}': tls: {}; it keeps its previous TLS files ({})",
+                       sink.name, context.error().message, sink_tls_[i]->get()->description());
+      continue;
+    }
+    sink_tls_[i]->set(*context);
+    proxyLog().info("SIGHUP: sink '{}': TLS files reloaded ({}); the connection open now keeps the "
+                    "previous ones, the next one uses these",
+                    sink.name, (*context)->description());
   }
 }
 

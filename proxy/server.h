@@ -119,7 +119,7 @@ private:
   unsigned workers_ = 1;
   std::vector<std::unique_ptr<RuleSlot>> rule_slots_;
   std::vector<std::unique_ptr<tls::TlsSlot>> tls_slots_; // per listener; null: not TLS
-  std::vector<tls::TlsContextPtr> sink_tls_;             // per sink; null: not TLS
+  std::vector<std::unique_ptr<tls::TlsSlot>> sink_tls_;  // per sink; null: not TLS
   std::vector<BoundListener> bound_;
   std::unique_ptr<StdoutWriter> stdout_writer_;
   std::unique_ptr<PiiAttemptTracker> pii_attempts_;

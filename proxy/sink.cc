@@ -127,10 +127,10 @@ void SinkShard::reportPressure() {
 // --- TCP ---------------------------------------------------------------------------------------
 
 TcpSinkShard::TcpSinkShard(ShardHost& host, const config::SinkConfig& config, SinkStats& stats,
-                           const SinkQueueLimits& limits, tls::TlsContextPtr tls)
+                           const SinkQueueLimits& limits, tls::TlsSlot* tls)
     : SinkShard(host, config, stats, limits),
       backoff_(config.reconnect_min, config.reconnect_max, seedFor(host.workerIndex())),
-      risk_(kRiskWindowBytes, kRiskWindowMs), tls_context_(std::move(tls)) {}
+      risk_(kRiskWindowBytes, kRiskWindowMs), tls_slot_(tls) {}
 
 TcpSinkShard::~TcpSinkShard() = default;
 
@@ -209,13 +209,14 @@ void TcpSinkShard::onConnect(uv_connect_t* req, int status) {
   }
   uv_tcp_nodelay(&self->tcp_, 1);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), onAlloc, onRead);
-  if (!self->tls_context_) {
+  if (self->tls_slot_ == nullptr) {
     uv_timer_stop(&self->timer_);
     self->connected();
     return;
   }
   // The connect timer keeps running: connect_timeout covers the handshake too.
   self->state_ = State::Handshaking;
+  self->tls_context_ = self->tls_slot_->get(); // a SIGHUP since the last connection shows here
   self->tls_ = std::make_unique<tls::TlsSession>(self->tls_context_);
   self->tls_->start();
   self->onTlsRead({});

@@ -110,7 +110,7 @@ private:
 class TcpSinkShard final : public SinkShard {
 public:
   TcpSinkShard(ShardHost& host, const config::SinkConfig& config, SinkStats& stats,
-               const SinkQueueLimits& limits, tls::TlsContextPtr tls = nullptr);
+               const SinkQueueLimits& limits, tls::TlsSlot* tls = nullptr);
   ~TcpSinkShard() override;
 
   void start() override;
@@ -171,9 +171,10 @@ private:
   std::unique_ptr<WriteRequest> write_;
   Backoff backoff_;
   DeliveryRisk risk_;
-  unsigned failed_attempts_ = 0; // since the last successful connect
-  uint64_t resent_pending_ = 0;  // lines put back by the failed write, for the log
-  tls::TlsContextPtr tls_context_;
+  unsigned failed_attempts_ = 0;         // since the last successful connect
+  uint64_t resent_pending_ = 0;          // lines put back by the failed write, for the log
+  tls::TlsSlot* tls_slot_;               // tls:// only: the current client context
+  tls::TlsContextPtr tls_context_;       // the one this connection was opened with
   std::unique_ptr<tls::TlsSession> tls_; // per connection
   char read_scratch_[4096];              // the sink says nothing we need; its bytes are discarded
 };

@@ -42,10 +42,10 @@ namespace scrub::proxy {
 // What all workers share; owned by the Server, outlives every worker.
 struct WorkerShared {
   const config::ProxyConfig* config = nullptr;
-  std::vector<RuleSlot*> rule_slots;        // one per listener, same order as config->listeners
-  std::vector<tls::TlsSlot*> tls_slots;     // one per listener; null where the listener is not TLS
-  std::vector<tls::TlsContextPtr> sink_tls; // one per sink; null where the sink is not TLS
-  StdoutWriter* stdout_writer = nullptr;    // set when some sink is stdout
+  std::vector<RuleSlot*> rule_slots;     // one per listener, same order as config->listeners
+  std::vector<tls::TlsSlot*> tls_slots;  // one per listener; null where the listener is not TLS
+  std::vector<tls::TlsSlot*> sink_tls;   // one per sink; null where the sink is not TLS
+  StdoutWriter* stdout_writer = nullptr; // set when some sink is stdout
   PiiAttemptTracker* pii_attempts = nullptr;
   unsigned workers = 1;
   std::atomic<uint64_t> next_connection_id{1};

@@ -196,6 +196,7 @@ Result<TlsContextPtr> TlsContext::client(const config::TlsClientConfig& config,
 
   std::shared_ptr<TlsContext> out(new TlsContext(ctx.release(), Role::Client));
   out->server_name_ = config.server_name.empty() ? host : config.server_name;
+  out->description_ = config.cert_file.empty() ? "no client certificate" : describe(out->ctx_);
   out->verify_peer_ = !config.insecure_skip_verify;
   return TlsContextPtr(std::move(out));
 }

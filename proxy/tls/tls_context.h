@@ -42,7 +42,8 @@ public:
   // Client: the name sent as SNI and checked against the peer's certificate.
   const std::string& serverName() const { return server_name_; }
   bool verifyPeer() const { return verify_peer_; }
-  // Server: a short description of the certificate for the log ("subject ..., serial ...").
+  // A short description of the certificate for the log ("subject ..., serial ..."); a client
+  // context without one says "no client certificate".
   const std::string& description() const { return description_; }
 
 private:
@@ -61,8 +62,9 @@ using TlsContextPtr = std::shared_ptr<const TlsContext>;
 // the queue was empty.
 std::string takeOpenSslErrors(const char* fallback = "unknown error");
 
-// The server context of one listener. SIGHUP builds a new one on the main thread and swaps it
-// in; workers take the current one for each new connection.
+// The context of one TLS listener or tls:// sink. SIGHUP builds a new one on the main thread and
+// swaps it in; workers take the current one for each new connection (accepted or, for a sink,
+// opened), so established connections keep theirs.
 class TlsSlot {
 public:
   explicit TlsSlot(TlsContextPtr context) : context_(std::move(context)) {}

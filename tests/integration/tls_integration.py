@@ -115,17 +115,18 @@ class TlsBase(unittest.TestCase):
         self.cert, self.key = pki.issue("server", "localhost", 1001)
         return pki
 
-    def listener_config(self, scheme, sink_address, tls_extra="", sink_block="", workers=1):
+    def listener_config(self, scheme, sink_address, tls_extra="", sink_block="", workers=1,
+                        port=0):
         return self.write("tls.yaml", (
             "version: 1\n"
             "workers: %d\n"
             "log:\n  level: info\n  stats_interval: 0\n"
-            "listeners:\n  - name: secure\n    listen: %s://127.0.0.1:0\n"
+            "listeners:\n  - name: secure\n    listen: %s://127.0.0.1:%d\n"
             "    rules: [openfn-retry-ids]\n    sinks: [out]\n"
             "    tls:\n      cert_file: %s\n      key_file: %s\n%s"
             "sinks:\n  - name: out\n    address: %s\n"
             "    reconnect_min: 20ms\n    reconnect_max: 200ms\n%s"
-        ) % (workers, scheme, self.cert, self.key, tls_extra, sink_address, sink_block))
+        ) % (workers, scheme, port, self.cert, self.key, tls_extra, sink_address, sink_block))
 
     def start(self, scheme, tls_extra="", workers=1):
         sink = self.sink().listen()
@@ -440,6 +441,70 @@ class TlsSinks(TlsBase):
         receiver.log.wait_for(r"closed \(closed by the client \(close_notify\)\): lines=10 "
                               r"forwarded=10")
         rc, _ = receiver.stop()
+        self.assertEqual(rc, 0)
+
+    def test_sink_certificate_reload(self):
+        """SIGHUP re-reads a tls:// sink's client certificate and key: the open connection keeps
+        the old ones, the next connection presents the new; files that do not load keep the
+        current ones. The receiver is a proxy requiring client certificates, restarted on the
+        same port to make the sender connect again."""
+        pki = self.pki()
+        client_cert, client_key = pki.issue("client", "sink-client-one", 2001, client=True)
+        line_sink = self.sink().listen()
+        port = pi.free_port()
+        receiver_config = self.listener_config(
+            "tls", "tcp://127.0.0.1:%d" % line_sink.port, "      client_ca_file: %s\n" % pki.ca,
+            port=port)
+
+        def receiver():
+            proc = self.proxy("--config", receiver_config)
+            proc.log.wait_for(r"listening on tls://127\.0\.0\.1:%d " % port)
+            return proc
+
+        first = receiver()
+        sender = self.proxy("--config", self.sink_config([
+            ("out", "tls://127.0.0.1:%d" % port,
+             "      ca_file: %s\n      cert_file: %s\n      key_file: %s\n"
+             % (pki.ca, client_cert, client_key))]))
+        first.log.wait_for(r"TLS established .*client /CN=sink-client-one")
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(1, 4)))
+        line_sink.wait_count(3)
+
+        # Rotated files, then SIGHUP: the open connection goes on with the old certificate.
+        pki.issue("client", "sink-client-two", 2002, client=True)
+        mark = sender.log.mark()
+        sender.signal(signal.SIGHUP)
+        sender.log.wait_for(r"SIGHUP: sink 'out': TLS files reloaded \(subject /CN=sink-client-two, "
+                            r"serial 07D2", start=mark)
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(4, 6)))
+        line_sink.wait_count(5)
+        self.assertEqual(first.log.matches(r"CN=sink-client-two"), [])
+        rc, _ = first.stop()
+        self.assertEqual(rc, 0)
+
+        second = receiver()
+        second.log.wait_for(r"TLS established .*client /CN=sink-client-two")
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(6, 8)))
+        line_sink.wait_count(7)
+
+        # A key that does not load: the sink keeps the files it has and says why.
+        with open(client_key, "w") as f:
+            f.write("not a key\n")
+        mark = sender.log.mark()
+        sender.signal(signal.SIGHUP)
+        sender.log.wait_for(r"SIGHUP: sink 'out': tls: .*; it keeps its previous TLS files "
+                            r"\(subject /CN=sink-client-two", start=mark)
+        rc, _ = second.stop()
+        self.assertEqual(rc, 0)
+        third = receiver()
+        third.log.wait_for(r"TLS established .*client /CN=sink-client-two")
+        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(8, 10)))
+        line_sink.wait_count(9)
+        self.assertEqual(sorted(pi.ids_of(line_sink.snapshot())), list(range(1, 10)))
+        rc, stats = sender.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["out"]["delivered"], 9)
+        rc, _ = third.stop()
         self.assertEqual(rc, 0)
 
     def test_https_sink_client_certificate(self):
