@@ -81,8 +81,8 @@ bool SinkShard::push(std::string_view line, uint64_t received_ns) noexcept {
   return true;
 }
 
-void SinkShard::countDelivered(const SinkBatch& batch) {
-  stats_.lines_delivered.add(batch.lines);
+void SinkShard::countDelivered(const SinkBatch& batch, uint64_t refused) {
+  stats_.lines_delivered.add(batch.lines - refused);
   stats_.bytes_delivered.add(batch.bytes);
   stats_.batches_delivered.add();
   const uint64_t now = uv_hrtime();

@@ -84,7 +84,8 @@ protected:
   // Re-evaluates the pressure flag after bytes left the queue.
   void afterRelease();
   // A batch reached the sink: delivery counters and the receipt-to-write latency of its lines.
-  void countDelivered(const SinkBatch& batch);
+  // `refused`: lines of the batch the sink answered but would not store (counted elsewhere).
+  void countDelivered(const SinkBatch& batch, uint64_t refused = 0);
   std::string label() const; // "sink 'name' [w1]" for the log
 
   ShardHost& host_;

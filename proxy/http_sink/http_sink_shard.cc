@@ -1,9 +1,14 @@
 #include "proxy/http_sink/http_sink_shard.h"
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <random>
 
+#include "proxy/http_sink/bulk_response.h"
 #include "proxy/http_sink/delivery_policy.h"
 #include "proxy/http_sink/gzip_body.h"
 #include "proxy/http_sink/http_body_encoder.h"
@@ -15,6 +20,31 @@ namespace {
 
 // The longest a Retry-After may park a batch; beyond it the sink is treated as asking too much.
 constexpr std::chrono::milliseconds kMaxRetryAfter{300000};
+
+// A `_bulk` answer is a few hundred bytes per record; one past this is not read (the batch is
+// then sent again whole, as for an answer that cannot be matched to the records).
+constexpr size_t kMaxBulkAnswerBytes = 32 << 20;
+
+// Appends to a buffer that may hold payload, keeping `headroom` spare bytes after it; when it
+// must grow, the old buffer is wiped before it is freed (std::string would free it as it is).
+void appendKeepingHeadroom(std::string& to, std::string_view bytes, size_t headroom) {
+  if (to.capacity() < to.size() + bytes.size() + headroom) {
+    std::string grown;
+    grown.reserve(2 * (to.size() + bytes.size() + headroom));
+    grown.assign(to);
+    wipe(to);
+    to.swap(grown);
+  }
+  to.append(bytes);
+}
+
+std::string statusCounts(const std::map<long, uint64_t>& statuses) {
+  std::string out;
+  for (const auto& [status, records] : statuses) {
+    out += (out.empty() ? "" : ", ") + std::to_string(status) + " x" + std::to_string(records);
+  }
+  return out;
+}
 
 uint64_t seedFor(unsigned worker) {
   std::random_device device;
@@ -46,6 +76,7 @@ HttpSinkShard::~HttpSinkShard() {
   curl_slist_free_all(connect_to_list_);
   wipe(plain_);
   wipe(gzip_);
+  wipe(answer_);
 }
 
 void HttpSinkShard::start() {
@@ -159,37 +190,66 @@ void HttpSinkShard::kick() {
 
 void HttpSinkShard::send() {
   batch_ = queue_.take(config_.batch_bytes, config_.http.batch_records);
+  retry_records_.clear();
+  refused_records_.clear();
+  if (!encodeBody()) {
+    // Only running out of memory makes zlib fail here: the lines go back to the queue and are
+    // encoded again after a backoff.
+    queue_.putBack(std::move(batch_));
+    retryLater("gzip failed", false);
+    return;
+  }
+  failed_attempts_ = 0;
+  transmit();
+}
+
+bool HttpSinkShard::encodeBody() {
   wipe(plain_);
+  wipe(gzip_);
   const size_t bound = HttpBodyEncoder::bound(config_.http, batch_.bytes, batch_.lines);
   if (plain_.capacity() < bound) {
     std::string().swap(plain_);
     plain_.reserve(bound);
   }
   HttpBodyEncoder encoder(config_.http, plain_, unixNanos());
-  for (const auto& chunk : batch_.chunks) {
-    encoder.addLines(chunk.bytes);
+  if (retry_records_.empty()) {
+    for (const auto& chunk : batch_.chunks) {
+      encoder.addLines(chunk.bytes);
+    }
+  } else {
+    auto wanted = retry_records_.begin();
+    uint32_t index = 0;
+    for (const auto& chunk : batch_.chunks) {
+      std::string_view lines = chunk.bytes;
+      while (!lines.empty() && wanted != retry_records_.end()) {
+        const size_t end = lines.find('\n');
+        const std::string_view record = lines.substr(0, end);
+        lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 1);
+        if (*wanted == index++) {
+          encoder.add(record);
+          ++wanted;
+        }
+      }
+    }
   }
   encoder.finish();
   const std::string* body = &plain_;
   if (config_.http.gzip) {
     if (!gzipBody(plain_, gzip_)) {
-      // Only running out of memory makes zlib fail here: the lines go back to the queue and are
-      // encoded again after a backoff.
       wipe(plain_);
-      queue_.putBack(std::move(batch_));
-      retryLater("gzip failed", false);
-      return;
+      return false;
     }
     wipe(plain_);
     body = &gzip_;
   }
   curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, body->data());
   curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
-  failed_attempts_ = 0;
-  transmit();
+  return true;
 }
 
 void HttpSinkShard::transmit() {
+  wipe(answer_);
+  answer_overflow_ = false;
   retry_after_.clear();
   error_[0] = '\0';
   state_ = State::Sending;
@@ -217,8 +277,69 @@ size_t HttpSinkShard::onHeader(char* data, size_t size, size_t count, void* self
   return size * count;
 }
 
-size_t HttpSinkShard::onResponseBody(char*, size_t size, size_t count, void*) {
-  return size * count; // the sink's answer body is neither used nor logged
+size_t HttpSinkShard::onResponseBody(char* data, size_t size, size_t count, void* self_ptr) {
+  // Never logged. Only a `_bulk` answer is read (which records were stored), then wiped.
+  auto* self = static_cast<HttpSinkShard*>(self_ptr);
+  if (self->config_.http.format == config::HttpSinkFormat::ElasticsearchBulk &&
+      !self->answer_overflow_) {
+    if (self->answer_.size() + size * count > kMaxBulkAnswerBytes) {
+      self->answer_overflow_ = true;
+      wipe(self->answer_);
+    } else {
+      appendKeepingHeadroom(self->answer_, std::string_view(data, size * count),
+                            simdjson::SIMDJSON_PADDING);
+    }
+  }
+  return size * count;
+}
+
+bool HttpSinkShard::takeBulkAnswer() {
+  const uint64_t sent = retry_records_.empty() ? batch_.lines : retry_records_.size();
+  const BulkResponse answer = answer_overflow_
+                                  ? BulkResponse{BulkResponse::Kind::Unreadable, {}, {}, {}}
+                                  : readBulkResponse(answer_, answer_.capacity(), sent);
+  wipe(answer_);
+  if (answer.kind == BulkResponse::Kind::Stored) {
+    return true;
+  }
+  if (answer.kind == BulkResponse::Kind::Unreadable) {
+    retryLater("the _bulk answer says some records were not stored but does not say which", false);
+    return false;
+  }
+  // Positions in the answer are positions in what was sent: the batch, or its records to retry.
+  auto recordAt = [&](uint32_t position) {
+    return retry_records_.empty() ? position : retry_records_[position];
+  };
+  std::map<long, uint64_t> retry_statuses;
+  std::map<long, uint64_t> refused_statuses;
+  for (const auto& [status, records] : answer.failed_statuses) {
+    (judgeAttempt(true, status) == BatchVerdict::Retry ? retry_statuses
+                                                       : refused_statuses)[status] = records;
+  }
+  if (!answer.refused.empty()) {
+    for (uint32_t position : answer.refused) {
+      refused_records_.push_back(recordAt(position));
+    }
+    std::sort(refused_records_.begin(), refused_records_.end());
+    sinkLog().error("{}: {} refused {} of {} records of a _bulk request ({}); they are dropped "
+                    "(the sink will not take them however often they are sent)",
+                    label(), config_.address.url(), answer.refused.size(), sent,
+                    statusCounts(refused_statuses));
+  }
+  if (answer.retry.empty()) {
+    return true;
+  }
+  std::vector<uint32_t> retry;
+  for (uint32_t position : answer.retry) {
+    retry.push_back(recordAt(position));
+  }
+  retry_records_ = std::move(retry);
+  body_stale_ = !encodeBody();
+  retryLater(std::to_string(answer.retry.size()) + " of " + std::to_string(sent) +
+                 " records answered " + statusCounts(retry_statuses) +
+                 " in the _bulk answer; only those are sent again",
+             false);
+  return false;
 }
 
 std::string HttpSinkShard::describe(CURLcode result, long status) const {
@@ -233,8 +354,12 @@ void HttpSinkShard::onDone(CURLcode result) {
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
   switch (judgeAttempt(result == CURLE_OK, status)) {
   case BatchVerdict::Delivered:
-    countDelivered(batch_);
     stats_.connected.set(1);
+    if (config_.http.format == config::HttpSinkFormat::ElasticsearchBulk && !takeBulkAnswer()) {
+      return; // part of the batch is sent again
+    }
+    countDelivered(batch_, refused_records_.size());
+    stats_.lines_rejected.add(refused_records_.size());
     if (failed_attempts_ > 0) {
       sinkLog().info("{}: delivered to {} after {} failed attempts; {} lines queued", label(),
                      config_.address.url(), failed_attempts_, queue_.queuedLines());
@@ -245,10 +370,17 @@ void HttpSinkShard::onDone(CURLcode result) {
   case BatchVerdict::Drop:
     stats_.connected.set(1); // it answered: reachable, only this batch is refused
     stats_.batches_dropped.add();
-    stats_.lines_rejected.add(batch_.lines);
+    if (retry_records_.empty()) {
+      stats_.lines_rejected.add(batch_.lines);
+    } else { // the retry of a _bulk request's failed records: the others were stored
+      const uint64_t rejected = retry_records_.size() + refused_records_.size();
+      stats_.lines_rejected.add(rejected);
+      stats_.lines_delivered.add(batch_.lines - rejected);
+    }
     sinkLog().error("{}: {} refused a batch of {} lines with HTTP {}; the batch is dropped "
                     "(the sink will not take it however often it is sent)",
-                    label(), config_.address.url(), batch_.lines, status);
+                    label(), config_.address.url(),
+                    retry_records_.empty() ? batch_.lines : retry_records_.size(), status);
     completeBatch(AckResult::Dropped);
     break;
   case BatchVerdict::Retry:
@@ -289,6 +421,13 @@ void HttpSinkShard::onTimer(uv_timer_t* timer) {
       self->kick();
       return;
     }
+    if (self->body_stale_) {
+      if (!self->encodeBody()) {
+        self->retryLater("gzip failed", false);
+        return;
+      }
+      self->body_stale_ = false;
+    }
     self->stats_.retries.add();
     self->transmit();
     return;
@@ -309,17 +448,33 @@ void HttpSinkShard::completeBatch(AckResult result) {
   wipe(gzip_);
   state_ = State::Idle;
   failed_attempts_ = 0;
+  retry_records_.clear();
+  body_stale_ = false;
   afterRelease();
-  // Waiters are in push order and their ranges do not overlap: mark the ones this batch touched,
+  // Waiters are in push order and their ranges do not overlap: mark the ones this batch touched
+  // (all of them for a batch dropped or given up, those holding a refused record otherwise),
   // then answer those it completed. A callback may push and flush again: the batch is gone.
+  auto refused = refused_records_.begin();
   for (auto& waiter : waiters_) {
     if (waiter.first >= last) {
       break;
     }
-    if (waiter.last > first && result != AckResult::Delivered) {
+    if (waiter.last <= first) {
+      continue;
+    }
+    if (result != AckResult::Delivered) {
       waiter.result = result;
+      continue;
+    }
+    // Lines are numbered from 1: the batch's record i is line first + 1 + i.
+    while (refused != refused_records_.end() && first + 1 + *refused <= waiter.first) {
+      ++refused;
+    }
+    if (refused != refused_records_.end() && first + 1 + *refused <= waiter.last) {
+      waiter.result = AckResult::Dropped;
     }
   }
+  refused_records_.clear();
   while (!waiters_.empty() && waiters_.front().last <= last) {
     Waiter done = std::move(waiters_.front());
     waiters_.pop_front();

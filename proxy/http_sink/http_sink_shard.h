@@ -15,6 +15,12 @@
 // with the body. A batch whose 2xx was lost (a reset after the sink stored it) is sent again
 // and arrives twice; nothing else is duplicated.
 //
+// Elasticsearch / OpenSearch `_bulk` answers 200 even when some documents were not stored
+// (BulkResponse): the records answered 408, 429 or 5xx are sent again on their own, the others
+// the sink refused are counted as rejected and logged with their statuses, and the batch leaves
+// the queue when nothing is left to retry. An answer that says `"errors":true` but cannot be
+// matched to the records sends the whole batch again.
+//
 // Acknowledgements (listeners.http.ack: sink): every line pushed gets the next sequence number
 // (pushedLines() after the push); awaitAck() reports when every line of a range left the queue,
 // and how. All on the worker's loop thread.
@@ -26,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/backoff.h"
 #include "proxy/http_sink/curl_multi_driver.h"
@@ -65,7 +72,9 @@ private:
 
   void kick() override;
   void send();
+  bool encodeBody(); // batch_ (or its records in retry_records_) into the request body
   void transmit();
+  bool takeBulkAnswer(); // true: the batch is done; false: part of it is to be sent again
   void onDone(CURLcode result);
   void retryLater(const std::string& why, bool retry_after_applies);
   void completeBatch(AckResult result);
@@ -96,6 +105,14 @@ private:
   SinkBatch batch_;   // in flight (Sending) or waiting to be sent again (Waiting)
   std::string plain_; // its encoded body
   std::string gzip_;  // and compressed, with `gzip: true`
+  // `_bulk` answers only, wiped once read: they may quote document values.
+  std::string answer_;
+  bool answer_overflow_ = false;
+  // After a `_bulk` answer with failures: the batch's records (by index) still to be stored, in
+  // order; empty while the whole batch is to be sent. And the records the sink refused.
+  std::vector<uint32_t> retry_records_;
+  std::vector<uint32_t> refused_records_;
+  bool body_stale_ = false; // encode again before the next attempt (gzip failed after an answer)
   std::string retry_after_;
   Backoff backoff_;
   unsigned failed_attempts_ = 0; // of the current batch

@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import proxy_integration as pi  # noqa: E402
-from http_test_sink import HttpTestSink  # noqa: E402
+from http_test_sink import BULK_REASON_CANARY, HttpTestSink  # noqa: E402
 
 TOKEN = "tok-" + "z" * 28
 
@@ -192,6 +192,76 @@ class HttpSink(unittest.TestCase):
                 self.assertIn("_id", event["event"]["message"][0])
         rc, _ = proxy.stop()
         self.assertEqual(rc, 0)
+
+    def test_elasticsearch_partial_failures(self):
+        """`_bulk` answers 200 with per-record statuses: the records answered 429/5xx are sent
+        again on their own (in order, nothing else twice), those refused with another status are
+        counted as rejected and logged by status, never with the answer's text."""
+        sink = self.http_sink()
+        # Request 1: records 1..5 answered 201, 429, 400, 201, 503. Request 2 (records 2 and 5):
+        # 503 for record 5 again. Request 3 (record 5): stored.
+        sink.set_script([("bulk", [201, 429, 400, 201, 503]), ("bulk", [201, 503])])
+        proxy, port = self.start([("es", "http://127.0.0.1:%d/_bulk" % sink.port,
+                                   "    http:\n      format: elasticsearch\n"
+                                   "      batch_records: 5\n      flush_interval: 30s\n")])
+        self.send(port, 1, 5)
+        sink.wait(lambda: len(sink.requests) >= 3, "the batch and two partial retries")
+
+        def ids_of(req):
+            return [json.loads(source)["message"][0]["_id"]
+                    for source in req.body.split(b"\n")[1:-1:2]]
+
+        self.assertEqual([ids_of(r) for r in sink.requests], [[1, 2, 3, 4, 5], [2, 5], [5]])
+        proxy.log.wait_for(r"sink 'es' \[w0\]: http://127\.0\.0\.1:\d+/_bulk refused 1 of 5 records "
+                           r"of a _bulk request \(400 x1\); they are dropped")
+        proxy.log.wait_for(r"sending 5 lines to .* failed \(2 of 5 records answered 429 x1, "
+                           r"503 x1 in the _bulk answer; only those are sent again\)")
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        es = stats["sinks"]["es"]
+        self.assertEqual(es["delivered"], 4)
+        self.assertEqual(es["rejected"], 1)
+        self.assertEqual(es["undelivered"], 0)
+        self.assertEqual(es["retries"], 2)
+        self.assertNotIn(BULK_REASON_CANARY, proxy.log.text())
+        self.assert_no_payload_in_log(proxy)
+
+    def test_elasticsearch_partial_failures_ack(self):
+        """With `ack: sink`, of two requests sharing one `_bulk` batch, the one holding the
+        record the sink refused is answered 502 and the other 200."""
+        sink = self.http_sink()
+        proxy, port = self.start(
+            [("es", "http://127.0.0.1:%d/_bulk" % sink.port,
+              "    http:\n      format: elasticsearch\n      batch_records: 4\n"
+              "      flush_interval: 30s\n")],
+            listen="http://127.0.0.1:0", listener_extra="    http: {ack: sink}\n")
+        url = "http://127.0.0.1:%d/v1/logs" % port
+        sink.set_script([("bulk", [201, 201, 400, 201])])
+        results = {}
+
+        def post(first, last):
+            body = b"".join(pi.job_line(i) for i in range(first, last + 1))
+            out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                                  "-H", "Content-Type: application/x-ndjson",
+                                  "--data-binary", "@-", url],
+                                 input=body, capture_output=True, timeout=120)
+            results[(first, last)] = out.stdout.decode()
+
+        threads = [threading.Thread(target=post, args=r) for r in ((1, 2), (3, 4))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        sent = [json.loads(source)["message"][0]["_id"]
+                for source in sink.requests[0].body.split(b"\n")[1:-1:2]]
+        self.assertEqual(sorted(sent), [1, 2, 3, 4])  # one batch, in the order the requests came
+        refused = sent[2]
+        self.assertEqual(results, {r: "502" if r[0] <= refused <= r[1] else "200"
+                                   for r in ((1, 2), (3, 4))})
+        rc, stats = proxy.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(stats["sinks"]["es"]["delivered"], 3)
+        self.assertEqual(stats["sinks"]["es"]["rejected"], 1)
 
     # -- delivery ---------------------------------------------------------------------------------
 

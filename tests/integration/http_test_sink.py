@@ -11,15 +11,33 @@ Actions:
                                  (the case where a 2xx is lost: the proxy sends it again)
   "hang"                         store nothing and answer nothing until release() is called,
                                  then answer 200 and store it
+  ("bulk", [201, 429, 400, ...]) answer 200 with an Elasticsearch `_bulk` body: `"errors":true`
+                                 and one item per status, in order; failed items carry an error
+                                 whose reason quotes `BULK_REASON_CANARY`, as Elasticsearch quotes
+                                 the value that failed to parse. The request is stored.
 With `tls` (an ssl.SSLContext) it speaks HTTPS. The real Elasticsearch, Loki and Splunk are not
 Debian packages; their request shapes are asserted by the tests against their documentation.
 """
 
 import gzip
 import http.server
+import json
 import socket
 import threading
 import time
+
+BULK_REASON_CANARY = "Amra Bulkreason-Canary"
+
+
+def bulk_answer(statuses):
+    items = []
+    for status in statuses:
+        result = {"_index": "logs", "_id": "x%d" % len(items), "status": status}
+        if status >= 300:
+            result["error"] = {"type": "mapper_parsing_exception",
+                               "reason": "Preview of field's value: '%s'" % BULK_REASON_CANARY}
+        items.append({"index": result})
+    return json.dumps({"took": 7, "errors": True, "items": items}).encode()
 
 
 class Request:
@@ -75,6 +93,15 @@ class HttpTestSink:
                         self.connection.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
+                    return
+                if isinstance(action, tuple) and action[0] == "bulk":
+                    sink.store(req)
+                    reply = bulk_answer(action[1])
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
                     return
                 status, retry_after = action, None
                 if isinstance(action, str):
