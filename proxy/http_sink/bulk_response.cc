@@ -42,8 +42,7 @@ BulkResponse readBulkResponse(std::string_view body, size_t readable, uint64_t r
     out.kind = BulkResponse::Kind::Unreadable;
     return out;
   }
-  // One parser per answer: answers come once per batch, and a parser kept between them would
-  // hold the last answer's bytes.
+  // A parser per answer: answers come once per batch, so its allocation does not matter.
   od::parser parser;
   od::document document;
   od::object root;
@@ -53,20 +52,21 @@ BulkResponse readBulkResponse(std::string_view body, size_t readable, uint64_t r
       root.find_field_unordered("errors").get_bool().get(errors) || !errors) {
     return out; // only an explicit `"errors":true` says that something was not stored
   }
-  out.kind = BulkResponse::Kind::Unreadable;
+  // From here on an answer that cannot be matched to the records lists none of them.
+  const BulkResponse unreadable{BulkResponse::Kind::Unreadable, {}, {}, {}};
   od::array items;
   if (root.find_field_unordered("items").get_array().get(items)) {
-    return out;
+    return unreadable;
   }
   uint32_t index = 0;
   for (auto element : items) {
     od::value item;
     if (element.get(item) || index >= records) {
-      return out;
+      return unreadable;
     }
     const int64_t status = itemStatus(item);
     if (status < 100 || status > 599) {
-      return out;
+      return unreadable;
     }
     if (status >= 300) {
       ++out.failed_statuses[static_cast<long>(status)];
@@ -76,7 +76,7 @@ BulkResponse readBulkResponse(std::string_view body, size_t readable, uint64_t r
     ++index;
   }
   if (index != records) {
-    return out;
+    return unreadable;
   }
   out.kind = BulkResponse::Kind::SomeFailed;
   return out;

@@ -109,6 +109,26 @@ patterns = [
     "[1-9][0-9]{0,18}\n706647048\n0706647048\n-1",
     "(trace|debug|info|R/T)\ninfo\nR/T\ninfo ",
 ]
+# bulk_response: first byte is the number of records sent, then the sink's `_bulk` answer.
+def bulk(statuses, action="index"):
+    items = ",".join('{"%s":{"_index":"logs","_id":"x%d","status":%d%s}}'
+                     % (action, i, s, ',"error":{"type":"x","reason":"Preview: \'Emir Test\'"}'
+                        if s >= 300 else "")
+                     for i, s in enumerate(statuses))
+    return '{"took":5,"errors":%s,"items":[%s]}' % ("true" if any(s >= 300 for s in statuses)
+                                                    else "false", items)
+
+
+bulk_seeds = [
+    bytes([3]) + bulk([201, 201, 201]).encode(),
+    bytes([5]) + bulk([201, 429, 400, 201, 503]).encode(),
+    bytes([2]) + bulk([409, 200], "create").encode(),
+    bytes([4]) + bulk([201, 429]).encode(),
+    bytes([1]) + b'{"errors":true}',
+    bytes([1]) + b'{"ok":true}',
+    bytes([2]) + b'{"items":[{"delete":{"status":404}},{"update":{"status":500}}],"errors":true}',
+]
+write("bulk_response", bulk_seeds)
 write("fast_contract", patterns)
 write("http_request", http_seeds)
 write("line_framer", framer)

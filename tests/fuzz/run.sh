@@ -14,7 +14,7 @@ jobs=${SCRUB_FUZZ_JOBS:-2}
 # name:corpus; filter_<x> runs the line_filter target under one shipped pack.
 all="line_framer:line_framer filter_openfn:line_filter filter_kobo:line_filter
 filter_pii:line_filter rule_loader:rule_loader fast_contract:fast_contract proxy_config:proxy_config
-http_request:http_request"
+http_request:http_request bulk_response:bulk_response"
 declare -A packs=([filter_openfn]=openfn-retry-ids [filter_kobo]=kobo-redact
   [filter_pii]=pii-detectors)
 targets=${SCRUB_FUZZ_TARGETS:-$(for t in $all; do echo "${t%%:*}"; done)}

@@ -67,8 +67,10 @@ TEST_CASE("bulk answer: per record, retry 408/429/5xx, refuse the other failures
 
 TEST_CASE("bulk answer: errors:true that cannot be matched to the records", "[http_sink][bulk]") {
   const std::string two = item("index", 201) + "," + item("index", 429);
-  CHECK(read(R"({"errors":true,"items":[)" + two + "]}", 3).kind ==
-        BulkResponse::Kind::Unreadable); // fewer items than records
+  const auto fewer = read(R"({"errors":true,"items":[)" + two + "]}", 3);
+  CHECK(fewer.kind == BulkResponse::Kind::Unreadable); // fewer items than records
+  CHECK(fewer.retry.empty());                          // and nothing half-read is listed
+  CHECK(fewer.failed_statuses.empty());
   CHECK(read(R"({"errors":true,"items":[)" + two + "]}", 1).kind ==
         BulkResponse::Kind::Unreadable); // more
   CHECK(read(R"({"errors":true})", 1).kind == BulkResponse::Kind::Unreadable);
