@@ -193,6 +193,9 @@ bool HttpConnection::pumpTls() {
   }
   const tls::PumpEnd end =
       tls::finishRound(*tls_, reinterpret_cast<uv_stream_t*>(&io_), status, tls_established_, id_);
+  if (end.kind == tls::PumpEnd::Kind::Failed && end.handshake) {
+    worker_.listenerStats(listener_.index).tls_handshake_failures.add();
+  }
   if (end.kind != tls::PumpEnd::Kind::Open) {
     close(end.why);
     return false;

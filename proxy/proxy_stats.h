@@ -85,6 +85,7 @@ struct ListenerStats {
   std::array<Counter, filters::kDropReasonCount> dropped;
   Counter fields_unmatched;    // allowlist: removed, no keep rule names them
   Counter fields_key_rejected; // allowlist: removed, a wildcard-matched key that is no identifier
+  Counter tls_handshake_failures; // tls:// and https://: connections closed by a failed handshake
 
   std::mutex mutex;
   rules::RuleSetPtr rules;                          // guarded by mutex

@@ -63,6 +63,7 @@ struct Server::Totals {
   uint64_t bytes_out = 0;
   uint64_t accepted = 0;
   uint64_t rejected = 0;
+  uint64_t tls_handshake_failures = 0;
   std::array<uint64_t, filters::kDropReasonCount> dropped{};
   struct Sink {
     uint64_t queued = 0, delivered = 0, overflow = 0, at_risk = 0, resent = 0, lost = 0,
@@ -720,6 +721,9 @@ Server::Totals Server::totals() const {
     for (size_t i = 0; i < t.dropped.size(); ++i) {
       t.dropped[i] += w.dropped[i].get();
     }
+    for (size_t l = 0; l < config_.listeners.size(); ++l) {
+      t.tls_handshake_failures += worker->listenerStats(l).tls_handshake_failures.get();
+    }
     for (size_t s = 0; s < t.sinks.size(); ++s) {
       SinkStats& stats = worker->sinkStats(s);
       auto& sink = t.sinks[s];
@@ -761,9 +765,10 @@ void Server::logStats(const char* prefix, bool always) {
     reasons.append(std::to_string(t.dropped[i]));
   }
   proxyLog().info("{} stats: lines_in={} forwarded={} dropped={} ({}) bytes_in={} bytes_out={} "
-                  "connections_open={} accepted={} rejected={}",
+                  "connections_open={} accepted={} rejected={} tls_handshake_failures={}",
                   prefix, t.lines_in, t.lines_out, dropped, reasons, t.bytes_in, t.bytes_out,
-                  shared_ ? shared_->open_connections.load() : 0, t.accepted, t.rejected);
+                  shared_ ? shared_->open_connections.load() : 0, t.accepted, t.rejected,
+                  t.tls_handshake_failures);
   for (size_t s = 0; s < t.sinks.size(); ++s) {
     const auto& sink = t.sinks[s];
     if (config_.sinks[s].address.http) {

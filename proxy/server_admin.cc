@@ -67,7 +67,7 @@ std::string Server::metricsText() {
   // --- listeners ---
   struct ListenerSums {
     uint64_t lines_in = 0, lines_out = 0, bytes_in = 0, bytes_out = 0, unmatched = 0,
-             key_rejected = 0;
+             key_rejected = 0, tls_handshake_failures = 0;
     std::array<uint64_t, filters::kDropReasonCount> dropped{};
     RuleTotals rules;
   };
@@ -82,6 +82,7 @@ std::string Server::metricsText() {
       sum.bytes_out += w.bytes_out.get();
       sum.unmatched += w.fields_unmatched.get();
       sum.key_rejected += w.fields_key_rejected.get();
+      sum.tls_handshake_failures += w.tls_handshake_failures.get();
       for (size_t i = 0; i < sum.dropped.size(); ++i) {
         sum.dropped[i] += w.dropped[i].get();
       }
@@ -131,6 +132,11 @@ std::string Server::metricsText() {
   perListener("scrubproxy_listener_bytes_out_total",
               "Bytes of lines after filtering, handed to the listener's sinks.",
               [](const ListenerSums& s) { return s.bytes_out; });
+  perListener("scrubproxy_tls_handshake_failures_total",
+              "tls:// and https:// listeners: connections closed because the TLS handshake failed "
+              "(no or an untrusted client certificate, plaintext, no common protocol); each is "
+              "logged with OpenSSL's reason.",
+              [](const ListenerSums& s) { return s.tls_handshake_failures; });
   m.family("scrubproxy_lines_dropped_total", "counter",
            "Lines not forwarded, by reason (each dropped line has exactly one).");
   for (size_t l = 0; l < listeners.size(); ++l) {

@@ -585,6 +585,9 @@ bool Connection::pumpTls() {
   // Handshake messages, or the alert that tells the client why it failed.
   const tls::PumpEnd end = tls::finishRound(*tls_, &io_.stream, status, tls_established_, id_);
   using Kind = tls::PumpEnd::Kind;
+  if (end.kind == Kind::Failed && end.handshake) {
+    worker_.listenerStats(listener_.index).tls_handshake_failures.add();
+  }
   if (end.kind == Kind::Failed || end.kind == Kind::PeerClosed) {
     finishFraming();
     worker_.afterRead(listener_);

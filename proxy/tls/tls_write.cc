@@ -52,7 +52,7 @@ PumpEnd finishRound(TlsSession& session, uv_stream_t* stream, TlsSession::ReadSt
                    session.peerSubject().empty() ? "" : ", client " + session.peerSubject());
   }
   if (session.failed()) {
-    return {PumpEnd::Kind::Failed, "TLS: " + session.error()};
+    return {PumpEnd::Kind::Failed, "TLS: " + session.error(), !established};
   }
   if (last == TlsSession::ReadStatus::Closed) {
     return {PumpEnd::Kind::PeerClosed, "closed by the client (close_notify)"};

@@ -26,7 +26,8 @@ struct PumpEnd {
     WriteFailed, // sending the session's output failed
   };
   Kind kind = Kind::Open;
-  std::string why; // for the connection's close log line
+  std::string why;        // for the connection's close log line
+  bool handshake = false; // Failed: before the handshake completed (a client refused)
 };
 
 // The end of every TLS read round, for line and HTTP connections alike: sends what the session

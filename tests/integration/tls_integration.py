@@ -225,6 +225,7 @@ class TlsIntegration(TlsBase):
         rc, stats = proxy.stop()
         self.assertEqual(rc, 0)
         self.assertEqual(stats["forwarded"], 1)
+        self.assertEqual(stats["tls_handshake_failures"], 2)  # no certificate, a rogue one
 
     def test_tls_line_listener(self):
         pki = self.pki()
@@ -255,6 +256,7 @@ class TlsIntegration(TlsBase):
         rc, stats = proxy.stop()
         self.assertEqual(rc, 0)
         self.assertEqual(stats["forwarded"], 201)
+        self.assertEqual(stats["tls_handshake_failures"], 1)  # the plaintext client
         self.assertNotIn(999, pi.ids_of(sink.snapshot()))
 
     def test_start_errors(self):
