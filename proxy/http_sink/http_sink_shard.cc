@@ -370,13 +370,7 @@ void HttpSinkShard::onDone(CURLcode result) {
   case BatchVerdict::Drop:
     stats_.connected.set(1); // it answered: reachable, only this batch is refused
     stats_.batches_dropped.add();
-    if (retry_records_.empty()) {
-      stats_.lines_rejected.add(batch_.lines);
-    } else { // the retry of a _bulk request's failed records: the others were stored
-      const uint64_t rejected = retry_records_.size() + refused_records_.size();
-      stats_.lines_rejected.add(rejected);
-      stats_.lines_delivered.add(batch_.lines - rejected);
-    }
+    countUnfinished(stats_.lines_rejected);
     sinkLog().error("{}: {} refused a batch of {} lines with HTTP {}; the batch is dropped "
                     "(the sink will not take it however often it is sent)",
                     label(), config_.address.url(),
@@ -437,6 +431,13 @@ void HttpSinkShard::onTimer(uv_timer_t* timer) {
     self->flush_due_ = true;
     self->kick();
   }
+}
+
+void HttpSinkShard::countUnfinished(Counter& unfinished) {
+  const uint64_t pending = retry_records_.empty() ? batch_.lines : retry_records_.size();
+  unfinished.add(pending);
+  stats_.lines_rejected.add(refused_records_.size());
+  stats_.lines_delivered.add(batch_.lines - pending - refused_records_.size());
 }
 
 void HttpSinkShard::completeBatch(AckResult result) {
@@ -507,7 +508,7 @@ void HttpSinkShard::stop(bool abort) {
       if (state_ == State::Sending) {
         driver_->remove(easy_);
       }
-      stats_.lines_undelivered.add(batch_.lines);
+      countUnfinished(stats_.lines_undelivered);
       completeBatch(AckResult::Shutdown);
     }
     finish();

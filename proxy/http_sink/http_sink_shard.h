@@ -77,6 +77,10 @@ private:
   bool takeBulkAnswer(); // true: the batch is done; false: part of it is to be sent again
   void onDone(CURLcode result);
   void retryLater(const std::string& why, bool retry_after_applies);
+  // The batch leaves the queue without a 2xx for what the last attempt carried (all of it, or
+  // the records a `_bulk` answer left to retry): counts those in `unfinished`, and the batch's
+  // other records as a `_bulk` answer settled them (refused or stored).
+  void countUnfinished(Counter& unfinished);
   void completeBatch(AckResult result);
   void failWaiters(AckResult result);
   void finish();

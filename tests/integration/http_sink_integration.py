@@ -226,6 +226,23 @@ class HttpSink(unittest.TestCase):
         self.assertNotIn(BULK_REASON_CANARY, proxy.log.text())
         self.assert_no_payload_in_log(proxy)
 
+    def test_elasticsearch_partial_failure_at_shutdown(self):
+        """The shutdown deadline passes while the records a `_bulk` answer left to retry are in
+        flight: only those are reported undelivered; the rest of the batch was stored."""
+        sink = self.http_sink()
+        sink.set_script([("bulk", [201, 503, 201]), "hang"])
+        proxy, port = self.start([("es", "http://127.0.0.1:%d/_bulk" % sink.port,
+                                   "    http:\n      format: elasticsearch\n"
+                                   "      batch_records: 3\n      flush_interval: 30s\n")],
+                                 shutdown="1s")
+        self.send(port, 1, 3)
+        sink.wait(lambda: sink.hanging == 1, "the retry of record 2 to hang")
+        rc, stats = proxy.stop()
+        sink.release()
+        self.assertEqual(rc, 0)
+        es = stats["sinks"]["es"]
+        self.assertEqual((es["delivered"], es["undelivered"], es["rejected"]), (2, 1, 0))
+
     def test_elasticsearch_partial_failures_ack(self):
         """With `ack: sink`, of two requests sharing one `_bulk` batch, the one holding the
         record the sink refused is answered 502 and the other 200."""
