@@ -415,16 +415,23 @@ class TlsSinks(TlsBase):
         # Never payload in the log, also not in the failures.
         self.assertNotIn("Test Person", proxy.log.text())
 
+    def mutual_tls_receiver(self, scheme, port=0):
+        """A proxy whose `scheme` listener requires client certificates signed by the test's CA
+        and forwards to a line sink: (pki, line sink, receiver, its port, its config file)."""
+        pki = self.pki()
+        line_sink = self.sink().listen()
+        config = self.listener_config(scheme, "tcp://127.0.0.1:%d" % line_sink.port,
+                                      "      client_ca_file: %s\n" % pki.ca, port=port)
+        receiver = self.proxy("--config", config)
+        port = int(receiver.log.wait_for(r"listening on %s://127\.0\.0\.1:(\d+) " % scheme)[0]
+                   .group(1))
+        return pki, line_sink, receiver, port, config
+
     def test_sink_client_certificate(self):
         """A tls:// sink with a client certificate, to a proxy whose tls:// listener requires
         one (client_ca_file): the receiving end checks it."""
-        pki = self.pki()
+        pki, line_sink, receiver, port, _ = self.mutual_tls_receiver("tls")
         client_cert, client_key = pki.issue("client", "scrub-sink-client", 2001, client=True)
-        line_sink = self.sink().listen()
-        receiver = self.proxy("--config", self.listener_config(
-            "tls", "tcp://127.0.0.1:%d" % line_sink.port,
-            "      client_ca_file: %s\n" % pki.ca))
-        port = int(receiver.log.wait_for(r"listening on tls://127\.0\.0\.1:(\d+) ")[0].group(1))
         config = self.sink_config([
             ("withcert", "tls://127.0.0.1:%d" % port,
              "      ca_file: %s\n      cert_file: %s\n      key_file: %s\n"
@@ -450,20 +457,26 @@ class TlsSinks(TlsBase):
         the old ones, the next connection presents the new; files that do not load keep the
         current ones. The receiver is a proxy requiring client certificates, restarted on the
         same port to make the sender connect again."""
-        pki = self.pki()
+        pki, line_sink, first, port, receiver_config = self.mutual_tls_receiver(
+            "tls", pi.free_port())
         client_cert, client_key = pki.issue("client", "sink-client-one", 2001, client=True)
-        line_sink = self.sink().listen()
-        port = pi.free_port()
-        receiver_config = self.listener_config(
-            "tls", "tcp://127.0.0.1:%d" % line_sink.port, "      client_ca_file: %s\n" % pki.ca,
-            port=port)
 
         def receiver():
             proc = self.proxy("--config", receiver_config)
             proc.log.wait_for(r"listening on tls://127\.0\.0\.1:%d " % port)
             return proc
 
-        first = receiver()
+        def reconnect(previous, cn, first_id, last_id):
+            """Stops the receiver, starts a new one on the same port: the sender connects again
+            and must present `cn`; then lines first_id..last_id go through it."""
+            rc, _ = previous.stop()
+            self.assertEqual(rc, 0)
+            current = receiver()
+            current.log.wait_for(r"TLS established .*client /CN=%s" % cn)
+            self.send(sender.port(), b"".join(pi.job_line(i) for i in range(first_id, last_id + 1)))
+            line_sink.wait_count(last_id)
+            return current
+
         sender = self.proxy("--config", self.sink_config([
             ("out", "tls://127.0.0.1:%d" % port,
              "      ca_file: %s\n      cert_file: %s\n      key_file: %s\n"
@@ -481,13 +494,7 @@ class TlsSinks(TlsBase):
         self.send(sender.port(), b"".join(pi.job_line(i) for i in range(4, 6)))
         line_sink.wait_count(5)
         self.assertEqual(first.log.matches(r"CN=sink-client-two"), [])
-        rc, _ = first.stop()
-        self.assertEqual(rc, 0)
-
-        second = receiver()
-        second.log.wait_for(r"TLS established .*client /CN=sink-client-two")
-        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(6, 8)))
-        line_sink.wait_count(7)
+        second = reconnect(first, "sink-client-two", 6, 7)
 
         # A key that does not load: the sink keeps the files it has and says why.
         with open(client_key, "w") as f:
@@ -496,12 +503,7 @@ class TlsSinks(TlsBase):
         sender.signal(signal.SIGHUP)
         sender.log.wait_for(r"SIGHUP: sink 'out': tls: .*; it keeps its previous TLS files "
                             r"\(subject /CN=sink-client-two", start=mark)
-        rc, _ = second.stop()
-        self.assertEqual(rc, 0)
-        third = receiver()
-        third.log.wait_for(r"TLS established .*client /CN=sink-client-two")
-        self.send(sender.port(), b"".join(pi.job_line(i) for i in range(8, 10)))
-        line_sink.wait_count(9)
+        third = reconnect(second, "sink-client-two", 8, 9)
         self.assertEqual(sorted(pi.ids_of(line_sink.snapshot())), list(range(1, 10)))
         rc, stats = sender.stop()
         self.assertEqual(rc, 0)
@@ -512,13 +514,8 @@ class TlsSinks(TlsBase):
     def test_https_sink_client_certificate(self):
         """An https:// sink with a client certificate (libcurl's side of mutual TLS), to a proxy
         whose https:// listener requires one: delivered with it, held without it."""
-        pki = self.pki()
+        pki, line_sink, receiver, port, _ = self.mutual_tls_receiver("https")
         client_cert, client_key = pki.issue("client", "scrub-https-client", 2002, client=True)
-        line_sink = self.sink().listen()
-        receiver = self.proxy("--config", self.listener_config(
-            "https", "tcp://127.0.0.1:%d" % line_sink.port,
-            "      client_ca_file: %s\n" % pki.ca))
-        port = int(receiver.log.wait_for(r"listening on https://127\.0\.0\.1:(\d+) ")[0].group(1))
         address = "https://localhost:%d/v1/logs" % port
         fast = "    http:\n      flush_interval: 20ms\n"
 
