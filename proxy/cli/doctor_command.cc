@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "config/default_config.h"
@@ -79,6 +80,19 @@ int doctorCommand(const Args& args) {
   for (const auto& sink : config.sinks) {
     addFile(sink.tls.key_file, doctor::FileFacts::Role::TlsKey);
   }
+  for (const auto& listener : config.listeners) {
+    if (!listener.tls.cert_file.empty()) {
+      input.certificates.push_back(doctor::gatherCertificateFacts(
+          listener.tls.cert_file, "listener '" + listener.name + "'"));
+    }
+  }
+  for (const auto& sink : config.sinks) {
+    if (!sink.tls.cert_file.empty()) {
+      input.certificates.push_back(
+          doctor::gatherCertificateFacts(sink.tls.cert_file, "sink '" + sink.name + "'"));
+    }
+  }
+  input.now = static_cast<int64_t>(std::time(nullptr));
 
   const auto findings = doctor::runChecks(input);
   const std::string report = json ? doctor::renderJson(findings) : doctor::renderText(findings);

@@ -24,6 +24,8 @@ constexpr ChecklistItem kChangeManagement{kUnicare, "14",
                                           "UNICARE #14 (change management process)"};
 constexpr ChecklistItem kTls{kOpenCrvs, "Setup DNS & TLS (HTTPS)",
                              "OpenCRVS: Setup DNS & TLS (HTTPS)"};
+constexpr ChecklistItem kCertificateValid{kOpenCrvs, "Your SSL certificate should be valid.",
+                                          "OpenCRVS: the SSL certificate should be valid"};
 constexpr ChecklistItem kFirewall{kOpenCrvs,
                                   "Verify firewall hides all ports from the public internet",
                                   "OpenCRVS: firewall hides all ports from the public internet"};
@@ -334,6 +336,38 @@ void checkProcess(const ProcessFacts& process, std::vector<Finding>& out) {
   }
 }
 
+void checkCertificates(const std::vector<CertificateFacts>& certificates, int64_t now,
+                       std::vector<Finding>& out) {
+  constexpr int64_t kDay = 24 * 3600;
+  auto days = [](int64_t n) { return std::to_string(n) + (n == 1 ? " day" : " days"); };
+  for (const auto& cert : certificates) {
+    const std::string what = "the certificate " + cert.path + " of " + cert.owner;
+    if (!cert.read) {
+      add(out, "tls-cert-unreadable", Severity::Error, kCertificateValid,
+          what + " cannot be read as a PEM certificate: `scrubproxy run` will not start",
+          "point cert_file at the PEM certificate (chain), readable by the proxy's user");
+      continue;
+    }
+    const std::string named = what + " (" + cert.subject + ")";
+    if (now >= cert.not_after) {
+      add(out, "tls-cert-expired", Severity::Error, kCertificateValid,
+          named + " expired " + days((now - cert.not_after) / kDay) +
+              " ago: peers that verify it refuse the connection",
+          "renew it and SIGHUP the proxy (running connections keep the old one)");
+    } else if (now < cert.not_before) {
+      add(out, "tls-cert-not-yet-valid", Severity::Error, kCertificateValid,
+          named + " is valid only from " + days((cert.not_before - now) / kDay + 1) +
+              " from now: peers that verify it refuse the connection",
+          "check the clock of this host and of the machine that issued it");
+    } else if (cert.not_after - now < kCertificateWarnSeconds) {
+      add(out, "tls-cert-expiring", Severity::Warning, kCertificateValid,
+          named + " expires in " + days((cert.not_after - now) / kDay),
+          "renew it (cert-manager, ACME) and SIGHUP the proxy; the proxy reloads certificate "
+          "files only on SIGHUP");
+    }
+  }
+}
+
 std::vector<Finding> runChecks(const DoctorInput& input) {
   std::vector<Finding> out;
   if (input.config != nullptr) {
@@ -345,6 +379,7 @@ std::vector<Finding> runChecks(const DoctorInput& input) {
   checkRules(input.rule_sets, out);
   checkFiles(input.files, out);
   checkProcess(input.process, out);
+  checkCertificates(input.certificates, input.now, out);
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     return static_cast<int>(a.severity) < static_cast<int>(b.severity);
   });

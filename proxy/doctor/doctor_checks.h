@@ -64,12 +64,27 @@ struct FileFacts {
   bool dir_read_only_fs = false;
 };
 
+// The certificate a listener serves or a sink presents (the first in its PEM file).
+struct CertificateFacts {
+  std::string path;
+  std::string owner;      // "listener 'runners'", "sink 'central'"
+  bool read = false;      // a PEM certificate was read from the file
+  int64_t not_before = 0; // Unix seconds
+  int64_t not_after = 0;
+  std::string subject;
+};
+
 struct DoctorInput {
   const config::ProxyConfig* config = nullptr;
   std::vector<LoadedRuleSet> rule_sets;
   ProcessFacts process;
   std::vector<FileFacts> files;
+  std::vector<CertificateFacts> certificates;
+  int64_t now = 0; // Unix seconds, for the certificates' validity
 };
+
+// A certificate that ends within this is reported (a warning) so it is renewed in time.
+inline constexpr int64_t kCertificateWarnSeconds = 14 * 24 * 3600;
 
 // Every check, findings in a fixed order: errors first, then warnings, then infos; within a
 // severity in the order the checks and the config list them.
@@ -83,6 +98,8 @@ void checkAdmin(const config::ProxyConfig& config, std::vector<Finding>& out);
 void checkRules(const std::vector<LoadedRuleSet>& rule_sets, std::vector<Finding>& out);
 void checkFiles(const std::vector<FileFacts>& files, std::vector<Finding>& out);
 void checkProcess(const ProcessFacts& process, std::vector<Finding>& out);
+void checkCertificates(const std::vector<CertificateFacts>& certificates, int64_t now,
+                       std::vector<Finding>& out);
 
 // Keys whose values are free text written by people (a keep rule without a value contract on one
 // lets whatever a job logs there leave): `message`, `note`, `name`, `description`, … and any

@@ -1,5 +1,8 @@
 #include "proxy/doctor/doctor_facts.h"
 
+#include <openssl/asn1.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -14,6 +17,15 @@ namespace {
 
 uint64_t limitValue(rlim_t value) {
   return value == RLIM_INFINITY ? kUnlimited : static_cast<uint64_t>(value);
+}
+
+bool unixSeconds(const ASN1_TIME* time, int64_t& out) {
+  tm parts{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) {
+    return false;
+  }
+  out = static_cast<int64_t>(::timegm(&parts));
+  return true;
 }
 
 bool onReadOnlyMount(const std::string& path) {
@@ -60,6 +72,28 @@ FileFacts gatherFileFacts(const std::string& path, FileFacts::Role role) {
     facts.dir_mode = dir_st.st_mode & 07777u;
     facts.dir_read_only_fs = onReadOnlyMount(dir);
   }
+  return facts;
+}
+
+CertificateFacts gatherCertificateFacts(const std::string& path, std::string owner) {
+  CertificateFacts facts;
+  facts.path = path;
+  facts.owner = std::move(owner);
+  BIO* file = BIO_new_file(path.c_str(), "r");
+  if (file == nullptr) {
+    return facts;
+  }
+  X509* cert = PEM_read_bio_X509(file, nullptr, nullptr, nullptr);
+  BIO_free(file);
+  if (cert == nullptr) {
+    return facts;
+  }
+  char subject[256] = {};
+  X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+  facts.subject = subject;
+  facts.read = unixSeconds(X509_get0_notBefore(cert), facts.not_before) &&
+               unixSeconds(X509_get0_notAfter(cert), facts.not_after);
+  X509_free(cert);
   return facts;
 }
 

@@ -439,6 +439,59 @@ TEST_CASE("doctor: root and core dumps", "[doctor]") {
   }
 }
 
+TEST_CASE("doctor: certificates expired, not yet valid, expiring or unreadable", "[doctor]") {
+  constexpr int64_t kDay = 24 * 3600;
+  constexpr int64_t now = 1'800'000'000;
+  auto cert = [&](int64_t from_days, int64_t to_days) {
+    return CertificateFacts{
+        "/etc/scrubproxy/tls/server.crt", "listener 'runners'", true,
+        now + from_days * kDay,           now + to_days * kDay, "/CN=logs.example.org"};
+  };
+  std::vector<Finding> out;
+  SECTION("valid for months: clean") {
+    checkCertificates({cert(-30, 60)}, now, out);
+    CHECK(out.empty());
+  }
+  SECTION("expired: error, with how long ago") {
+    checkCertificates({cert(-90, -3)}, now, out);
+    const auto f = only(out);
+    CHECK(f.id == "tls-cert-expired");
+    CHECK(f.severity == Severity::Error);
+    CHECK(f.checklist.item == "Your SSL certificate should be valid.");
+    CHECK(f.message == "the certificate /etc/scrubproxy/tls/server.crt of listener 'runners' "
+                       "(/CN=logs.example.org) expired 3 days ago: peers that verify it refuse "
+                       "the connection");
+  }
+  SECTION("the second it ends counts as expired") {
+    checkCertificates({cert(-90, 0)}, now, out);
+    CHECK(only(out).id == "tls-cert-expired");
+  }
+  SECTION("not valid yet: error") {
+    checkCertificates({cert(2, 90)}, now, out);
+    CHECK(only(out).id == "tls-cert-not-yet-valid");
+    CHECK(out[0].severity == Severity::Error);
+  }
+  SECTION("ends within 14 days: warning") {
+    checkCertificates({cert(-80, 10)}, now, out);
+    const auto f = only(out);
+    CHECK(f.id == "tls-cert-expiring");
+    CHECK(f.severity == Severity::Warning);
+    CHECK(f.message.find("expires in 10 days") != std::string::npos);
+  }
+  SECTION("ends in exactly 14 days: clean") {
+    checkCertificates({cert(-80, 14)}, now, out);
+    CHECK(out.empty());
+  }
+  SECTION("not a PEM certificate: error") {
+    CertificateFacts unreadable{
+        "/etc/scrubproxy/tls/client.crt", "sink 'central'", false, 0, 0, ""};
+    checkCertificates({unreadable}, now, out);
+    CHECK(only(out).id == "tls-cert-unreadable");
+    CHECK(out[0].message.starts_with("the certificate /etc/scrubproxy/tls/client.crt of sink "
+                                     "'central' cannot be read"));
+  }
+}
+
 TEST_CASE("doctor: findings sorted by severity; text and JSON reports", "[doctor]") {
   auto config = load(withListener("  - listen: tcp://0.0.0.0:5170\n    allow_public: true\n"));
   DoctorInput input;

@@ -14,6 +14,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tls_integration import Pki  # noqa: E402
+
 BINARY = "scrubproxy"
 KEY = "0123456789abcdef0123456789abcdef-doctor"
 
@@ -138,6 +141,47 @@ class Doctor(unittest.TestCase):
                                    env={"SCRUB_DOCTOR_KEY": KEY})
         self.assertEqual(code, 0, (err, report))
         self.assertLessEqual(set(ids(report)), {"running-as-root"})
+
+    def test_certificates(self):
+        """Certificates made by the openssl command: expired, ending in 2 days, not a
+        certificate, and one valid for a year."""
+        pki = Pki(self.dir)
+        expired_cert, expired_key = pki.issue_expired("expired", "localhost", 1001)
+        good_cert, good_key = pki.issue("good", "localhost", 1002, days=365)
+        soon_cert, soon_key = pki.issue("soon", "scrub-client", 1003, client=True, days=2)
+        not_cert = self.write("not-a-cert.pem", "-----BEGIN NOTHING-----\n")
+        for key in (expired_key, good_key, soon_key):
+            os.chmod(key, 0o600)
+        config = self.write("proxy.yaml", (
+            "version: 1\n"
+            "listeners:\n"
+            "  - name: old\n"
+            "    listen: https://127.0.0.1:0\n"
+            "    tls: {cert_file: %s, key_file: %s}\n"
+            "  - name: fine\n"
+            "    listen: tls://127.0.0.1:0\n"
+            "    tls: {cert_file: %s, key_file: %s}\n"
+            "sinks:\n"
+            "  - name: central\n"
+            "    address: tls://localhost:6514\n"
+            "    tls: {ca_file: %s, cert_file: %s, key_file: %s}\n"
+            "  - name: es\n"
+            "    address: https://localhost:9200/_bulk\n"
+            "    tls: {ca_file: %s, cert_file: %s, key_file: %s}\n"
+        ) % (expired_cert, expired_key, good_cert, good_key, pki.ca, soon_cert, soon_key,
+             pki.ca, not_cert, good_key))
+        code, report, err = doctor("--config", config)
+        self.assertEqual(code, 1, err)
+        found = [f for f in report["findings"] if f["id"] != "running-as-root"]
+        self.assertEqual([(f["id"], f["severity"]) for f in found], [
+            ("tls-cert-expired", "error"),
+            ("tls-cert-unreadable", "error"),
+            ("tls-cert-expiring", "warning"),
+        ])
+        self.assertIn("of listener 'old' (/CN=localhost) expired", found[0]["message"])
+        self.assertIn("not-a-cert.pem of sink 'es' cannot be read", found[1]["message"])
+        self.assertIn("of sink 'central' (/CN=scrub-client) expires in 1 day", found[2]["message"])
+        self.assertEqual(found[0]["checklist"]["item"], "Your SSL certificate should be valid.")
 
     def test_flags_are_run_flags(self):
         # Flags audit what `run` would do with them.

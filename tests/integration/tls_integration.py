@@ -40,15 +40,15 @@ class Pki:
         subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
 
-    def issue(self, name, cn, serial, san="DNS:localhost,IP:127.0.0.1", client=False):
-        """Certificate `name`.crt and key `name`.key; returns (cert, key)."""
+    def issue(self, name, cn, serial, san="DNS:localhost,IP:127.0.0.1", client=False, days=2):
+        """Certificate `name`.crt and key `name`.key, valid for `days`; returns (cert, key)."""
         cert, key, csr, ext = (self.path(name + s) for s in (".crt", ".key", ".csr", ".ext"))
         with open(ext, "w") as f:
             f.write("extendedKeyUsage=clientAuth\n" if client else "subjectAltName=%s\n" % san)
         self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                   "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
         self._run("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
-                  "-set_serial", str(serial), "-days", "2", "-out", cert, "-extfile", ext)
+                  "-set_serial", str(serial), "-days", str(days), "-out", cert, "-extfile", ext)
         return cert, key
 
 
