@@ -104,7 +104,8 @@ private:
   void reportPressure();
 };
 
-// A tls:// sink is this same shard with a client TlsContext: after the TCP connect comes the
+// A tls:// sink is this same shard with a client TlsContext, taken from its TlsSlot at each
+// connect (so a SIGHUP reload applies from the next connection): after the TCP connect comes the
 // handshake (within connect_timeout), which verifies the sink's certificate and name; a failed
 // handshake is a failed connect (backoff, logged with the reason). Batches are encrypted as a
 // whole into one write; delivery accounting is the same as for plain TCP.

@@ -74,23 +74,18 @@ int doctorCommand(const Args& args) {
       }
     }
   }
+  auto addTls = [&](const std::string& cert_file, const std::string& key_file,
+                    const std::string& owner) {
+    addFile(key_file, doctor::FileFacts::Role::TlsKey);
+    if (!cert_file.empty()) {
+      input.certificates.push_back(doctor::gatherCertificateFacts(cert_file, owner));
+    }
+  };
   for (const auto& listener : config.listeners) {
-    addFile(listener.tls.key_file, doctor::FileFacts::Role::TlsKey);
+    addTls(listener.tls.cert_file, listener.tls.key_file, "listener '" + listener.name + "'");
   }
   for (const auto& sink : config.sinks) {
-    addFile(sink.tls.key_file, doctor::FileFacts::Role::TlsKey);
-  }
-  for (const auto& listener : config.listeners) {
-    if (!listener.tls.cert_file.empty()) {
-      input.certificates.push_back(doctor::gatherCertificateFacts(
-          listener.tls.cert_file, "listener '" + listener.name + "'"));
-    }
-  }
-  for (const auto& sink : config.sinks) {
-    if (!sink.tls.cert_file.empty()) {
-      input.certificates.push_back(
-          doctor::gatherCertificateFacts(sink.tls.cert_file, "sink '" + sink.name + "'"));
-    }
+    addTls(sink.tls.cert_file, sink.tls.key_file, "sink '" + sink.name + "'");
   }
   input.now = static_cast<int64_t>(std::time(nullptr));
 
