@@ -88,11 +88,10 @@ void verify(const Corpus& c, const scrub::rules::RuleSet& rules, bool expect_nam
   }
 }
 
-void runFilter(benchmark::State& state, const scrub::rules::RuleSet& rules,
-               bool dom_fast_path = true) {
+void runFilter(benchmark::State& state, const scrub::rules::RuleSet& rules, bool fast_path = true) {
   const Corpus& c = corpus();
   scrub::filters::LineFilter filter;
-  filter.setDomFastPath(dom_fast_path);
+  filter.setFastPath(fast_path);
   scrub::filters::FilterCounters counters;
   std::string out;
   out.reserve(1 << 16);
@@ -104,9 +103,9 @@ void runFilter(benchmark::State& state, const scrub::rules::RuleSet& rules,
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.payload_bytes));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.lines.size()));
-  // The share of lines the allowlist's DOM fast path decided (line_filter_dom.cc).
-  state.counters["dom_share"] = static_cast<double>(filter.domFastPathLines()) /
-                                static_cast<double>(state.iterations() * c.lines.size());
+  // The share of lines the allowlist's fast path decided (line_filter_index.cc).
+  state.counters["fast_share"] = static_cast<double>(filter.fastPathLines()) /
+                                 static_cast<double>(state.iterations() * c.lines.size());
 }
 
 void BM_Filter_OpenfnRetryIds(benchmark::State& state) {
@@ -116,7 +115,7 @@ void BM_Filter_OpenfnRetryIds(benchmark::State& state) {
   runFilter(state, *rules);
 }
 
-// The same with the DOM fast path off: every line through the On Demand walk, as lines with a
+// The same with the fast path off: every line through the On Demand walk, as lines with a
 // backslash and rule sets with detectors are.
 void BM_Filter_OpenfnRetryIdsOnDemand(benchmark::State& state) {
   static const auto rules = load({"openfn-retry-ids"});
@@ -252,7 +251,7 @@ void BM_SimdjsonOnDemandFullWalk(benchmark::State& state) {
 // The default allowlist and the plain parse on one kind of corpus line at a time: where the
 // allowlist's cost over the parse comes from. Kinds by the line's first key, except that any
 // line holding a backslash (JSON inside a string) is its own kind, since it takes the On Demand
-// walk (filters/line_filter_dom.cc).
+// walk (filters/line_filter.cc) instead of the fast path (filters/line_filter_index.cc).
 enum class LineKind { OpenFn, Kobo, Worker, Backslash };
 
 const std::vector<std::string_view>& linesOfKind(LineKind kind) {

@@ -6,6 +6,7 @@
 
 #include "filters/embedded_json.h"
 #include "filters/json_escape.h"
+#include "filters/json_number.h"
 #include "filters/pseudonymizer.h"
 
 namespace scrub::filters {
@@ -45,48 +46,6 @@ std::string_view trimRaw(std::string_view raw) {
     raw.remove_suffix(1);
   }
   return raw;
-}
-
-// RFC 8259 number grammar. On Demand does not check numbers it is not asked to convert, and
-// converting would reject valid JSON such as 1e400 that we must pass byte-exact.
-bool isJsonNumber(std::string_view s) {
-  size_t i = 0;
-  auto digit = [&](size_t at) { return at < s.size() && s[at] >= '0' && s[at] <= '9'; };
-  if (i < s.size() && s[i] == '-') {
-    ++i;
-  }
-  if (!digit(i)) {
-    return false;
-  }
-  if (s[i] == '0') {
-    ++i;
-  } else {
-    while (digit(i)) {
-      ++i;
-    }
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digit(i)) {
-      return false;
-    }
-    while (digit(i)) {
-      ++i;
-    }
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-      ++i;
-    }
-    if (!digit(i)) {
-      return false;
-    }
-    while (digit(i)) {
-      ++i;
-    }
-  }
-  return i == s.size();
 }
 
 } // namespace
@@ -926,10 +885,12 @@ LineFilter::LineFilter(FilterLimits limits) : limits_(limits) {
   spans_.reserve(16);
   set_hits_.reserve(16);
   keep_events_.reserve(16);
-  // One level more than the walk allows, because simdjson counts the levels it refuses: a line
-  // nested deeper than max_depth fails the DOM parse and is judged by the On Demand walk.
-  dom_ready_ = limits_.max_depth < kDomMaxDepth &&
-               dom_parser_.allocate(4096, limits_.max_depth + 1) == simdjson::SUCCESS;
+  // The depth given to simdjson only sizes its stage 2, which the fast path does not run.
+  if (limits_.max_depth > kFastMaxDepth ||
+      simdjson::get_active_implementation()->create_dom_parser_implementation(
+          kIndexMaxLineBytes, kFastMaxDepth, indexer_) != simdjson::SUCCESS) {
+    indexer_.reset();
+  }
 }
 
 LineFilter::~LineFilter() {
@@ -943,7 +904,7 @@ LineFilter::~LineFilter() {
     }
   };
   wipe(copy_buffer_);
-  wipe(dom_out_);
+  wipe(fast_out_);
   wipe(text_scratch_);
   wipe(path_);
   for (auto& level : embedded_) {
@@ -983,11 +944,11 @@ DropReason LineFilter::filter(std::string_view line, size_t capacity, const rule
       counters.detectors.size() != rules.detectors.size()) {
     counters.sizeFor(rules);
   }
-  if (domFits(rules, trace)) {
+  if (fastPathFits(rules, trace)) {
     size_t top_content = 0;
-    const DomResult fast = filterDom(line, rules, out, counters, top_content);
-    if (fast != DomResult::Fallback) {
-      return finishLine(fast == DomResult::Written, top_content, rules, out, counters);
+    const FastResult fast = filterIndexed(line, rules, out, counters, top_content);
+    if (fast != FastResult::Fallback) {
+      return finishLine(fast == FastResult::Written, top_content, rules, out, counters);
     }
   }
   od::document document;

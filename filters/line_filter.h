@@ -3,8 +3,9 @@
 // The per-line decision: parse one JSON line with simdjson On Demand, walk it once with the
 // compiled rules, and write what may leave as minified JSON. Values that pass untouched are
 // copied byte-exact from the input (numbers such as 1e400 or -0.0, strings with their escapes).
-// Allowlists without detectors first try a faster walk over simdjson's DOM (line_filter_dom.cc),
-// which takes only the lines it decides exactly as the On Demand walk would.
+// Allowlists without detectors first try a faster walk over simdjson's structural index
+// (line_filter_index.cc), which takes only the lines it decides exactly as the On Demand walk
+// would.
 //
 // Fail closed: invalid JSON (anywhere in the line, also inside removed subtrees), invalid UTF-8,
 // over-long and over-deep lines and non-object lines are dropped with a reason, never forwarded
@@ -91,38 +92,39 @@ public:
   void setTraceValues(bool show) { trace_values_ = show; }
   const FilterLimits& limits() const { return limits_; }
 
-  // The allowlist's fast path over simdjson's DOM (line_filter_dom.cc) is on by default; tests
-  // and the fuzz target turn it off to check that both walks agree.
-  void setDomFastPath(bool on) { dom_fast_path_ = on; }
+  // The allowlist's fast path over simdjson's structural index (line_filter_index.cc) is on by
+  // default; tests and the fuzz target turn it off to check that both walks agree.
+  void setFastPath(bool on) { fast_path_ = on; }
   // Lines the fast path decided (the others went, or went back, to the On Demand walk).
-  uint64_t domFastPathLines() const { return dom_lines_; }
+  uint64_t fastPathLines() const { return fast_lines_; }
 
 private:
   struct Walk;
-  struct DomWalk;
+  struct IndexWalk;
   struct Embedded;
-  enum class DomResult : uint8_t { Written, Dropped, Fallback };
+  enum class FastResult : uint8_t { Written, Dropped, Fallback };
 
-  bool domFits(const rules::RuleSet& rules, const FilterTrace* trace) const;
-  DomResult filterDom(std::string_view line, const rules::RuleSet& rules, std::string& out,
-                      FilterCounters& counters, size_t& top_content);
+  bool fastPathFits(const rules::RuleSet& rules, const FilterTrace* trace) const;
+  FastResult filterIndexed(std::string_view line, const rules::RuleSet& rules, std::string& out,
+                           FilterCounters& counters, size_t& top_content);
   // The end both walks share: empty lines, `{}`, the output counters.
   DropReason finishLine(bool written, size_t top_content, const rules::RuleSet& rules,
                         std::string& out, FilterCounters& counters);
 
   FilterLimits limits_;
   simdjson::ondemand::parser parser_;
-  simdjson::dom::parser validator_;   // only for telling non-objects from invalid JSON
-  simdjson::dom::parser dom_parser_;  // the fast path's; depth limited like the walk
+  simdjson::dom::parser validator_; // only for telling non-objects from invalid JSON
+  // The fast path's simdjson stage 1 (its structural index), sized for kIndexMaxLineBytes.
+  // Its buffers hold positions in the line, never its bytes.
+  std::unique_ptr<simdjson::internal::dom_parser_implementation> indexer_;
   std::vector<uint32_t> keep_events_; // the fast path's keep-rule counts, held until it decides
-  std::string dom_out_;               // the fast path's output, copied to `out` once decided
-  static constexpr size_t kDomMaxDepth = 1024; // On Demand's own limit; beyond, no fast path
-  // Longer lines take the On Demand walk: the DOM parser keeps buffers of about ten times the
-  // longest line it has seen, for the life of the worker.
-  static constexpr size_t kDomMaxLineBytes = 64 << 10;
-  bool dom_ready_ = false;
-  bool dom_fast_path_ = true;
-  uint64_t dom_lines_ = 0;
+  std::string fast_out_;              // the fast path's output, copied to `out` once decided
+  // Longer lines take the On Demand walk, so the index stays at 256 KiB per filter.
+  static constexpr size_t kIndexMaxLineBytes = 64 << 10;
+  // The fast walk recurses once per level: above On Demand's own depth limit, no fast path.
+  static constexpr size_t kFastMaxDepth = 1024;
+  bool fast_path_ = true;
+  uint64_t fast_lines_ = 0;
   std::string copy_buffer_;
   std::vector<rules::MatchSpan> spans_;
   std::vector<int> set_hits_;

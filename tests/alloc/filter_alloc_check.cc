@@ -119,7 +119,7 @@ namespace {
 struct Case {
   const char* name;
   std::vector<std::string> packs;
-  bool dom_fast_path;
+  bool fast_path;
 };
 
 } // namespace
@@ -146,7 +146,7 @@ int main() {
       return 2;
     }
     scrub::filters::LineFilter filter;
-    filter.setDomFastPath(c.dom_fast_path);
+    filter.setFastPath(c.fast_path);
     scrub::filters::FilterCounters counters;
     std::string out;
     uint64_t forwarded = 0;

@@ -9,8 +9,8 @@
 //    without a contract); a string elsewhere must be JSON the filter re-encoded, checked the
 //    same way from its own path;
 //  - a canary planted in a field the rules do not keep never leaves, not even a run of 6 bytes;
-//  - the allowlist's DOM fast path decides each line exactly as the On Demand walk does: same
-//    drop reason, output and counters (filters/line_filter_dom.cc).
+//  - the allowlist's fast path decides each line exactly as the On Demand walk does: same
+//    drop reason, output and counters (filters/line_filter_index.cc).
 //
 // The canary is planted around the fuzzer's bytes: the first byte picks where (top level, in an
 // object inside `message[]`, or inside JSON in a string in `message[]`), the rest continues the
@@ -123,11 +123,11 @@ struct RulePaths {
   }
 };
 
-// The same line through a filter with the DOM fast path and one without; each pair keeps its own
+// The same line through a filter with the fast path and one without; each pair keeps its own
 // counters (and key cache) over the whole run, so they must stay equal input after input.
 void checkFastPathAgrees(const RuleSet& set, std::string_view line) {
   struct Side {
-    explicit Side(bool dom_fast_path) { filter.setDomFastPath(dom_fast_path); }
+    explicit Side(bool fast_path) { filter.setFastPath(fast_path); }
     scrub::filters::LineFilter filter;
     scrub::filters::FilterCounters counters;
     std::string out;
