@@ -37,8 +37,11 @@ using StateId = PathAutomaton::StateId;
 // keep_events_ entries: a keep rule's index, with this bit set when its contract failed.
 constexpr uint32_t kContractFailedBit = 1u << 31;
 
+// One compare and one bit test instead of four compares: this runs at the end of every token.
 bool isJsonSpace(char c) {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+  constexpr uint64_t kSpaces = (1ull << ' ') | (1ull << '\n') | (1ull << '\r') | (1ull << '\t');
+  const auto byte = static_cast<unsigned char>(c);
+  return byte <= ' ' && ((kSpaces >> byte) & 1) != 0;
 }
 
 // A scalar token after stage 1: a number or one of the three literals, exactly.
@@ -190,6 +193,12 @@ struct LineFilter::IndexWalk {
     }
     if (kind != '"') {
       return skip(0) ? Out::Dropped : Out::Fallback;
+    }
+    // Most strings are decided by their first byte, before their end is looked for.
+    const char first = line[index[at] + 1];
+    if (first != ' ' && first != '\t' && first != '{' && first != '[') {
+      ++at;
+      return Out::Dropped;
     }
     const std::string_view text = stringAt(at);
     size_t i = 0;
