@@ -110,6 +110,36 @@ struct LineFilter::IndexWalk {
     return ok;
   }
 
+  // --- grammar --------------------------------------------------------------------------------
+
+  // Steps into the container at `at`. True when it is empty (and then steps over its end too).
+  bool opensEmpty(char close) {
+    ++at;
+    if (at < count && kindAt(at) == close) {
+      ++at;
+      return true;
+    }
+    return false;
+  }
+
+  // A member's key and colon at `at`, followed by at least a value and one more structural.
+  bool atMember() const { return at + 3 < count && kindAt(at) == '"' && kindAt(at + 1) == ':'; }
+  // An element at `at`, followed by at least one more structural.
+  bool atElement() const { return at + 1 < count; }
+
+  enum class Next : uint8_t { More, Closed, Invalid };
+  // After a member or element: steps over the comma, or the container's closing bracket.
+  Next separator(char close) {
+    if (at >= count) {
+      return Next::Invalid;
+    }
+    const char next = kindAt(at++);
+    if (next == ',') {
+      return Next::More;
+    }
+    return next == close ? Next::Closed : Next::Invalid;
+  }
+
   // --- validation of what is not written ------------------------------------------------------
 
   // Steps over the value at `at`, checking it. False when the line must go back.
@@ -117,8 +147,10 @@ struct LineFilter::IndexWalk {
     switch (kindAt(at)) {
     case '{':
       return skipObject(node_depth);
-    case '[':
-      return skipArray(node_depth);
+    case '[': {
+      size_t elements = 0;
+      return skipArray(node_depth, elements);
+    }
     case '"':
       ++at;
       return true;
@@ -135,49 +167,40 @@ struct LineFilter::IndexWalk {
     if (tooDeep(node_depth)) {
       return false;
     }
-    ++at;
-    if (kindAt(at) == '}') {
-      ++at;
+    if (opensEmpty('}')) {
       return true;
     }
     for (;;) {
-      // A key, its colon, a value and what follows it must all be there.
-      if (at + 3 >= count || kindAt(at) != '"' || kindAt(at + 1) != ':') {
+      if (!atMember()) {
         return false;
       }
       at += 2;
-      if (!skip(node_depth + 1) || at >= count) {
+      if (!skip(node_depth + 1)) {
         return false;
       }
-      const char next = kindAt(at++);
-      if (next == '}') {
-        return true;
-      }
-      if (next != ',') {
-        return false;
+      const Next next = separator('}');
+      if (next != Next::More) {
+        return next == Next::Closed;
       }
     }
   }
 
-  bool skipArray(size_t node_depth) {
+  // `elements` counts the array's elements, for an array no rule reaches into.
+  bool skipArray(size_t node_depth, size_t& elements) {
     if (tooDeep(node_depth)) {
       return false;
     }
-    ++at;
-    if (kindAt(at) == ']') {
-      ++at;
+    if (opensEmpty(']')) {
       return true;
     }
     for (;;) {
-      if (at + 1 >= count || !skip(node_depth + 1) || at >= count) {
+      if (!atElement() || !skip(node_depth + 1)) {
         return false;
       }
-      const char next = kindAt(at++);
-      if (next == ']') {
-        return true;
-      }
-      if (next != ',') {
-        return false;
+      ++elements;
+      const Next next = separator(']');
+      if (next != Next::More) {
+        return next == Next::Closed;
       }
     }
   }
@@ -185,8 +208,8 @@ struct LineFilter::IndexWalk {
   // --- the rules --------------------------------------------------------------------------------
 
   // The On Demand walk's dropPlainScalar: a scalar no keep rule accepts and no rule can find JSON
-  // in is checked and dropped without writing its key. Ok when it did so, Written when the
-  // caller must walk the value.
+  // in is checked and dropped without writing its key. Dropped when it did so, Written when the
+  // caller must walk the value, Fallback when the scalar is invalid.
   Out plainDrop(char kind, const PathAutomaton::StateInfo& info) {
     if (!info.accepted.empty() || kind == '{' || kind == '[') {
       return Out::Written;
@@ -212,13 +235,34 @@ struct LineFilter::IndexWalk {
     return Out::Dropped;
   }
 
+  // A member's or element's value after its comma (and key) were written: unwrites them when the
+  // value is dropped, and sets `any` when it is written.
+  Out writeValue(size_t mark, char kind, StateId state, const PathAutomaton::StateInfo& info,
+                 size_t node_depth, BoundedOutput& out, bool& any) {
+    const Out result = element(kind, state, info, node_depth, out);
+    if (result == Out::Dropped) {
+      out.truncate(mark);
+    } else if (result == Out::Written) {
+      any = true;
+    }
+    return result;
+  }
+
+  // The container's output when it closes: nothing when no member or element was written.
+  static Out close(char bracket, size_t start, bool any, BoundedOutput& out) {
+    if (!any) {
+      out.truncate(start);
+      return Out::Dropped;
+    }
+    out.put(bracket);
+    return Out::Written;
+  }
+
   Out object(StateId state, size_t node_depth, BoundedOutput& out) {
     if (tooDeep(node_depth)) {
       return Out::Fallback;
     }
-    ++at;
-    if (kindAt(at) == '}') {
-      ++at;
+    if (opensEmpty('}')) {
       return Out::Dropped; // `{}` writes nothing in an allowlist
     }
     const size_t start = out.size();
@@ -226,7 +270,7 @@ struct LineFilter::IndexWalk {
     bool any = false;
     const bool top = node_depth == 0;
     for (;;) {
-      if (at + 3 >= count || kindAt(at) != '"' || kindAt(at + 1) != ':') {
+      if (!atMember()) {
         return Out::Fallback;
       }
       const std::string_view key = stringAt(at);
@@ -259,72 +303,42 @@ struct LineFilter::IndexWalk {
           }
           // No backslash in the line: the key's bytes are a valid JSON string body as they stand.
           out.putKey(key);
-          const Out result = element(kind, child, info, node_depth + 1, out);
+          const Out result = writeValue(mark, kind, child, info, node_depth + 1, out, any);
           if (result == Out::Fallback) {
             return result;
           }
-          if (result == Out::Dropped) {
-            out.truncate(mark);
-          } else {
-            any = true;
-            // finishLine only asks whether some written top-level field is not envelope.
-            if (top && top_content == 0 && !rules.topLevelEnvelope(key, child, by_wildcard)) {
-              top_content = 1;
-            }
+          // finishLine only asks whether some written top-level field is not envelope.
+          if (result == Out::Written && top && top_content == 0 &&
+              !rules.topLevelEnvelope(key, child, by_wildcard)) {
+            top_content = 1;
           }
         }
       }
-      if (at >= count) {
+      const Next next = separator('}');
+      if (next == Next::Invalid) {
         return Out::Fallback;
       }
-      const char next = kindAt(at++);
-      if (next == '}') {
-        break;
-      }
-      if (next != ',') {
-        return Out::Fallback;
+      if (next == Next::Closed) {
+        return close('}', start, any, out);
       }
     }
-    out.put('}');
-    if (!any) {
-      out.truncate(start);
-      return Out::Dropped;
-    }
-    return Out::Written;
   }
 
   Out array(StateId state, size_t node_depth, BoundedOutput& out) {
     const StateId child = rules.paths.stepIndex(state);
     if (child == PathAutomaton::kDead) {
       // Every element is unmatched, and still checked.
-      if (tooDeep(node_depth)) {
+      size_t elements = 0;
+      if (!skipArray(node_depth, elements)) {
         return Out::Fallback;
       }
-      ++at;
-      if (kindAt(at) == ']') {
-        ++at;
-        return Out::Dropped;
-      }
-      for (;;) {
-        if (at + 1 >= count || !skip(node_depth + 1) || at >= count) {
-          return Out::Fallback;
-        }
-        ++unmatched;
-        const char next = kindAt(at++);
-        if (next == ']') {
-          return Out::Dropped;
-        }
-        if (next != ',') {
-          return Out::Fallback;
-        }
-      }
+      unmatched += elements;
+      return Out::Dropped;
     }
     if (tooDeep(node_depth)) {
       return Out::Fallback;
     }
-    ++at;
-    if (kindAt(at) == ']') {
-      ++at;
+    if (opensEmpty(']')) {
       return Out::Dropped;
     }
     const PathAutomaton::StateInfo& info = rules.paths.info(child);
@@ -332,7 +346,7 @@ struct LineFilter::IndexWalk {
     out.put('[');
     bool any = false;
     for (;;) {
-      if (at + 1 >= count) {
+      if (!atElement()) {
         return Out::Fallback;
       }
       const char kind = kindAt(at);
@@ -347,33 +361,18 @@ struct LineFilter::IndexWalk {
         if (any) {
           out.put(',');
         }
-        const Out result = element(kind, child, info, node_depth + 1, out);
-        if (result == Out::Fallback) {
-          return result;
-        }
-        if (result == Out::Dropped) {
-          out.truncate(mark);
-        } else {
-          any = true;
+        if (writeValue(mark, kind, child, info, node_depth + 1, out, any) == Out::Fallback) {
+          return Out::Fallback;
         }
       }
-      if (at >= count) {
+      const Next next = separator(']');
+      if (next == Next::Invalid) {
         return Out::Fallback;
       }
-      const char next = kindAt(at++);
-      if (next == ']') {
-        break;
-      }
-      if (next != ',') {
-        return Out::Fallback;
+      if (next == Next::Closed) {
+        return close(']', start, any, out);
       }
     }
-    out.put(']');
-    if (!any) {
-      out.truncate(start);
-      return Out::Dropped;
-    }
-    return Out::Written;
   }
 
   // The On Demand walk's walkValue, Guided mode, for a rule set without detectors. The value
