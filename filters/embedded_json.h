@@ -6,16 +6,17 @@
 
 #include <string_view>
 
+#include "filters/json_space.h"
+
 namespace scrub::filters {
 
 inline bool looksLikeJsonContainer(std::string_view text) {
   size_t b = 0;
   size_t e = text.size();
-  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
-  while (b < e && space(text[b])) {
+  while (b < e && isJsonSpace(text[b])) {
     ++b;
   }
-  while (e > b && space(text[e - 1])) {
+  while (e > b && isJsonSpace(text[e - 1])) {
     --e;
   }
   if (e - b < 2) {

@@ -7,6 +7,7 @@
 #include "filters/embedded_json.h"
 #include "filters/json_escape.h"
 #include "filters/json_number.h"
+#include "filters/json_space.h"
 #include "filters/pseudonymizer.h"
 
 namespace scrub::filters {
@@ -38,14 +39,6 @@ DropReason reasonFor(simdjson::error_code error) {
   default:
     return DropReason::InvalidJson;
   }
-}
-
-std::string_view trimRaw(std::string_view raw) {
-  while (!raw.empty() &&
-         (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
-    raw.remove_suffix(1);
-  }
-  return raw;
 }
 
 } // namespace
@@ -237,7 +230,7 @@ struct LineFilter::Walk {
     case od::json_type::string: {
       // Stage 1 already checked UTF-8, control characters and quoting; only escapes are left
       // to check, and most strings have none. Only those are unescaped (which validates them).
-      const std::string_view raw = trimRaw(value.raw_json_token());
+      const std::string_view raw = trimTrailingJsonSpace(value.raw_json_token());
       if (raw.find('\\') == std::string_view::npos) {
         return Out::Dropped;
       }
@@ -273,7 +266,7 @@ struct LineFilter::Walk {
     if (type != od::json_type::string) {
       return skipValue(value, node_depth);
     }
-    const std::string_view raw = trimRaw(value.raw_json_token());
+    const std::string_view raw = trimTrailingJsonSpace(value.raw_json_token());
     // JSON text may start after white space, escaped or not ("\n{...}").
     size_t i = 1;
     while (i + 1 < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\\')) {
@@ -294,7 +287,7 @@ struct LineFilter::Walk {
   // Reads and validates a scalar: `raw` is its JSON text as written, `text` what rules and
   // detectors see (a string unescaped, anything else as written).
   Out scalar(od::value& value, od::json_type type, std::string_view& raw, std::string_view& text) {
-    raw = trimRaw(value.raw_json_token());
+    raw = trimTrailingJsonSpace(value.raw_json_token());
     switch (type) {
     case od::json_type::string:
       if (auto error = value.get_string().get(text)) {

@@ -25,6 +25,7 @@
 #include "filters/bounded_output.h"
 #include "filters/embedded_json.h"
 #include "filters/json_number.h"
+#include "filters/json_space.h"
 #include "filters/line_filter.h"
 
 namespace scrub::filters {
@@ -36,13 +37,6 @@ using StateId = PathAutomaton::StateId;
 
 // keep_events_ entries: a keep rule's index, with this bit set when its contract failed.
 constexpr uint32_t kContractFailedBit = 1u << 31;
-
-// One compare and one bit test instead of four compares: this runs at the end of every token.
-bool isJsonSpace(char c) {
-  constexpr uint64_t kSpaces = (1ull << ' ') | (1ull << '\n') | (1ull << '\r') | (1ull << '\t');
-  const auto byte = static_cast<unsigned char>(c);
-  return byte <= ' ' && ((kSpaces >> byte) & 1) != 0;
-}
 
 // A scalar token after stage 1: a number or one of the three literals, exactly.
 bool isJsonScalar(std::string_view token) {
