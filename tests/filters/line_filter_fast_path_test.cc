@@ -263,7 +263,6 @@ TEST_CASE("Fast path: every grammar error goes back to the On Demand walk",
       R"({"level":"info","x":[)",
       R"({"level":"info","x":)",
       R"({"level":"info","x")",
-      R"({"level":"info","x":{}})",
       R"({"level":"info"}})",
       R"({"level":"info"},)",
       R"({"level":"info"}{"_id":2})",
@@ -272,16 +271,9 @@ TEST_CASE("Fast path: every grammar error goes back to the On Demand walk",
       "}",
       "{\"level\":\"info\"",
   };
-  // Valid or not, none of them may be taken by the fast path: it hands back anything it cannot
-  // prove valid. (One of them, `{"level":"info","x":{}}`, is valid but writes as much as the
-  // walk does; it is here because its neighbour is not.)
-  std::vector<std::string> invalid;
-  for (const auto& line : lines) {
-    if (line != R"({"level":"info","x":{}})") {
-      invalid.push_back(line);
-    }
-  }
-  CHECK(compareWalks(*rules, invalid) == 0);
+  // None of them may be taken by the fast path: it hands back anything it cannot prove valid.
+  CHECK(compareWalks(*rules, lines) == 0);
+  // The closed neighbour of the unclosed lines above is valid, and the fast path's to decide.
   CHECK(compareWalks(*rules, {R"({"level":"info","x":{}})"}) == 1);
 }
 
